@@ -1,0 +1,113 @@
+"""The error envelope. Every non-2xx response goes through here with a stable snake_case code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("assay.api")
+
+
+class ApiError(Exception):
+    """Raise anywhere in a request to answer with the envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+def not_found(what: str = "resource") -> ApiError:
+    return ApiError(404, "not_found", f"No such {what}.")
+
+
+def forbidden(message: str = "This key may not do that.") -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def validation_error(message: str, details: dict[str, Any] | None = None, code: str = "validation_error") -> ApiError:
+    return ApiError(422, code, message, details)
+
+
+def request_id_of(request: Request) -> str:
+    return getattr(request.state, "request_id", "") or ""
+
+
+def envelope(status: int, code: str, message: str, request_id: str, details: dict | None = None,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "request_id": request_id, "details": details or {}}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def _jsonable_errors(errors: list[dict]) -> list[dict]:
+    out = []
+    for err in errors:
+        out.append({
+            "loc": [str(part) for part in err.get("loc", ())],
+            "type": str(err.get("type", "")),
+            "message": str(err.get("msg", "")),
+        })
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return envelope(exc.status, exc.code, exc.message, request_id_of(request), exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        # Undecodable JSON is the client's framing fault, not a field problem.
+        if any(err.get("type") == "json_invalid" for err in errors):
+            return envelope(400, "bad_request", "The request body is not valid JSON.", request_id_of(request),
+                            {"errors": _jsonable_errors(errors)})
+        if any(err.get("type") == "missing" and tuple(err.get("loc", ())) == ("body",) for err in errors):
+            return envelope(400, "bad_request", "A JSON request body is required.", request_id_of(request))
+        return envelope(422, "validation_error", "The request did not pass validation.", request_id_of(request),
+                        {"errors": _jsonable_errors(errors)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404:
+            message = "No such route."
+        return envelope(exc.status_code, code, message, request_id_of(request), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error", extra={"request_id": request_id_of(request)})
+        return envelope(500, "internal_error", "Something went wrong on our side.", request_id_of(request))

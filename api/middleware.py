@@ -1,0 +1,80 @@
+"""Pure ASGI middleware: request ids on every response and the request body size limit."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from starlette.exceptions import HTTPException
+from ulid import ULID
+
+# An incoming id is honoured only if it is short and plain (no header injection, no log forging).
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def new_request_id() -> str:
+    return f"req_{ULID()}"
+
+
+class BodyTooLarge(HTTPException):
+    """An HTTPException so FastAPI's body parsing passes it through instead of answering 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SANE_REQUEST_ID.match(incoming) else new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+        started = False
+
+        async def send_with_id(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, header]}
+            await send(message)
+
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(send_with_id, request_id)
+            return
+
+        received = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge(self.max_body_bytes)
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send_with_id)
+        except BodyTooLarge:
+            if not started:
+                await self._too_large(send_with_id, request_id)
+
+    async def _too_large(self, send, request_id: str) -> None:
+        body = json.dumps({"error": {
+            "code": "payload_too_large",
+            "message": f"The request body is larger than {self.max_body_bytes} bytes.",
+            "request_id": request_id,
+            "details": {"max_bytes": self.max_body_bytes},
+        }}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

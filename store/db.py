@@ -1,0 +1,59 @@
+"""Database engines and sessions. SQLite (WAL) by default, PostgreSQL when configured."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+SQLITE_BUSY_MS = 30_000
+
+
+def _driver_url(url: str, *, asynchronous: bool) -> str:
+    """Maps a plain URL (sqlite:///…, postgresql://…) to the driver we ship."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        driver = "aiosqlite" if asynchronous else "pysqlite"
+    elif backend == "postgresql":
+        driver = "psycopg"
+    else:
+        raise ValueError(f"unsupported database back end: {backend}")
+    return parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cursor.close()
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_async_engine(url: str) -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(
+            _driver_url(url, asynchronous=True),
+            connect_args={"timeout": SQLITE_BUSY_MS / 1000},
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        _driver_url(url, asynchronous=True), pool_pre_ping=True, pool_size=10, max_overflow=20
+    )
+
+
+def make_sync_engine(url: str) -> Engine:
+    engine = create_engine(_driver_url(url, asynchronous=False))
+    if is_sqlite(url):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,193 @@
+"""The schema. Every table the product needs lives here; migrations mirror it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names so Alembic diffs are stable on both back ends.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware UTC datetimes; SQLite drops the zone, so it is restored on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Namespace(Base):
+    __tablename__ = "namespaces"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # Public part of the key, used to find the row; the secret is only stored as a hash.
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class KeyNamespace(Base):
+    __tablename__ = "key_namespaces"
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    namespace: Mapped[str] = mapped_column(ForeignKey("namespaces.name"), primary_key=True)
+
+
+class Model(Base):
+    __tablename__ = "models"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handle: Mapped[str] = mapped_column(String(104), unique=True)
+    namespace: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    scoring_method: Mapped[str] = mapped_column(String(32), default="balanced_cosine")
+    state: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="scoring")
+    max_depth: Mapped[int] = mapped_column(Integer, default=1)
+    zero_data_retention: Mapped[bool] = mapped_column(Boolean, default=False)
+    additional_terms: Mapped[str | None] = mapped_column(Text, nullable=True)
+    upstream_sources: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    readme_markdown: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version_retention_policy: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    active_version_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # Set by an explicit activation; background retrains then store but do not activate.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_operation_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Trait(Base):
+    __tablename__ = "traits"
+    __table_args__ = (UniqueConstraint("model_id", "key", name="uq_traits_model_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    positive_label: Mapped[str] = mapped_column(String(100), default="positive")
+    negative_label: Mapped[str] = mapped_column(String(100), default="negative")
+    aggregation: Mapped[str] = mapped_column(String(8), default="mean")
+    kind: Mapped[str] = mapped_column(String(16), default="extrinsic")
+    discrimination: Mapped[float | None] = mapped_column(Float, nullable=True)
+    explained_variance: Mapped[float | None] = mapped_column(Float, nullable=True)
+    anchor_sample_ids: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # Unit vector fixed by discovery; training recalibrates along it but never rotates it.
+    frozen_direction: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Sample(Base):
+    __tablename__ = "samples"
+    __table_args__ = (Index("ix_samples_model_trait", "model_id", "trait_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    trait_id: Mapped[int] = mapped_column(ForeignKey("traits.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    quality: Mapped[float] = mapped_column(Float)
+    source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    provenance: Mapped[str] = mapped_column(String(20), default="authored")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Operation(Base):
+    __tablename__ = "operations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(40), unique=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    params: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    progress: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    version_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Version(Base):
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("model_id", "version_no", name="uq_versions_model_no"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    version_no: Mapped[int] = mapped_column(Integer)
+    triggered_by: Mapped[str] = mapped_column(String(20))
+    # One version per run: a retried publish finds the row instead of adding a second one.
+    run_id: Mapped[str] = mapped_column(String(40), unique=True)
+    param_hash: Mapped[str] = mapped_column(String(64))
+    sample_count: Mapped[int] = mapped_column(Integer)
+    # Highest sample id folded into this version; feedback after it is "buffered".
+    max_sample_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    metrics: Mapped[dict] = mapped_column(JSON)
+    snapshot: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VersionTag(Base):
+    __tablename__ = "version_tags"
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CachedEmbedding(Base):
+    """Embeddings of training texts, so retrains and re-tunes skip unchanged samples."""
+
+    __tablename__ = "embedding_cache"
+    embedder_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
