@@ -1,0 +1,5 @@
+"""extract routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

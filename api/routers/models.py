@@ -1,0 +1,5 @@
+"""models routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

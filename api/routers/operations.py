@@ -1,0 +1,5 @@
+"""operations routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""samples routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

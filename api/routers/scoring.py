@@ -1,0 +1,5 @@
+"""scoring routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""traits routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""versions routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
