@@ -1,38 +1,16 @@
 import pytest
 
+from engine.embedders import EmbedderError, get_embedder
 from engine.errors import EngineError
 from engine.segment import MAX_CONTENT_BYTES, WINDOW_TOKENS, Window, segment, truncate_utf8
 
 
-class WordPieceDouble:
-    """Stand-in for the embedder's tokenizer: one token per word plus [CLS] and [SEP].
-
-    Used only while the hashing backend is not available; it honours the same contract
-    (windows of at most ``max_tokens`` tokens, special tokens included).
-    """
-
-    id = "test-words"
-    dim = 4
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split()) + 2
-
-    def split_windows(self, text: str, max_tokens: int) -> list[tuple[str, int]]:
-        words = text.split()
-        per_window = max_tokens - 2
-        return [
-            (" ".join(words[i : i + per_window]), len(words[i : i + per_window]) + 2)
-            for i in range(0, len(words), per_window)
-        ]
-
-
-@pytest.fixture
-def embedder():
+@pytest.fixture(params=["hashing", "minilm"])
+def embedder(request):
     try:
-        from engine.embedders import get_embedder
-    except ImportError:
-        return WordPieceDouble()
-    return get_embedder("hashing")
+        return get_embedder(request.param)
+    except EmbedderError as exc:  # the real model may be absent on a bare checkout
+        pytest.skip(f"{request.param} embedder unavailable: {exc}")
 
 
 def long_text(words: int) -> str:
@@ -99,6 +77,13 @@ def test_truncate_default_is_fifty_kib_with_multibyte_text():
     assert cut == "ü" * 25600
     odd = "a" + "ü" * 30000  # the limit falls in the middle of a 'ü'
     assert truncate_utf8(odd) == "a" + "ü" * 25599
+
+
+def test_multibyte_text_windows_stay_within_the_limit(embedder):
+    text = "Der Straßenbahn-Fahrplan ändert sich täglich, 東京の天気は晴れ。 " * 300
+    windows = segment(text, embedder)
+    assert len(windows) > 1
+    assert all(embedder.count_tokens(w.text) <= WINDOW_TOKENS for w in windows)
 
 
 def test_segment_truncates_content_before_windowing(embedder):
