@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from sqlalchemy import func, select
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
+from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
+from api.ratelimit import KeyRateLimiter
 from api.routers import ROUTERS
 from api.temporal import TemporalGateway
 from settings import Settings, get_settings
 from store.db import make_async_engine, make_sessionmaker
+from store.tables import Operation
 
 API_DESCRIPTION = """\
 Assay scores text against trait models that you define from labelled examples.
@@ -23,6 +27,7 @@ Authenticate with `Authorization: Bearer <key>`.
 
 def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -35,6 +40,9 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             settings.task_queue,
             settings.temporal_rpc_timeout,
             client=temporal_client,
+        )
+        app.state.rate_limiter = (
+            KeyRateLimiter(settings.rate_limit, settings.redis_url) if settings.rate_limit else None
         )
         try:
             yield
@@ -54,5 +62,19 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        async with app.state.sessionmaker() as session:
+            rows = (await session.execute(
+                select(Operation.kind, Operation.status, func.count()).group_by(Operation.kind, Operation.status)
+            )).all()
+        for kind, status, count in rows:
+            OPERATIONS.labels(kind, status).set(count)
+        body, content_type = render_metrics()
+        return Response(body, media_type=content_type)
+
+    # Outermost last: request ids exist before metrics and logs read them.
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -56,6 +56,9 @@ async def principal_from_request(request: Request) -> Principal:
         record = await key_store.verify(session, token.strip())
     if record is None:
         raise unauthorized("The API key is unknown or revoked.")
+    limiter = request.app.state.rate_limiter
+    if limiter is not None:
+        await limiter.check(record.id)
     settings = request.app.state.settings
     return Principal(
         key_id=record.id,
