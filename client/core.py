@@ -1,0 +1,266 @@
+"""One table of `/v1` operations shared by the sync and the async client.
+
+Each method turns its arguments into a `Call` (method, path, query, body, accept) and hands it to the
+concrete client's `_json` or `_text`, which sends it. The sync client returns the decoded value; the
+async one returns an awaitable of it. That is all the difference, so the operations are written once.
+
+Decisions (the spec is silent on the client):
+- Results are the wire JSON as plain dicts; the shapes are the ones documented in the OpenAPI schema.
+- Optional arguments left as None are not sent, so the server's defaults apply. PATCH methods use the
+  `UNSET` sentinel instead, because there an explicit null is meaningful (e.g. a retention policy of
+  null means "the defaults").
+- `base_url` is the server root; a trailing `/v1` is tolerated and stripped.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from client.errors import AssayError, error_from_response
+
+USER_AGENT = "assay-client/0.1"
+JSON = "application/json"
+
+JsonResult = TypeVar("JsonResult")  # dict for the sync client, Awaitable[dict] for the async one
+TextResult = TypeVar("TextResult")  # str for the sync client, Awaitable[str] for the async one
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request, described without sending it."""
+
+    method: str
+    path: str
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = UNSET
+    content: str | None = None
+    content_type: str | None = None
+    accept: str = JSON
+
+
+def segment(value: str | int) -> str:
+    """A path segment, percent-encoded; `@` stays readable for pinned handles (`acme.tone@v3`)."""
+    return quote(str(value), safe="@")
+
+
+def model_path(handle: str, *rest: str | int) -> str:
+    return "/".join(["/v1/models", segment(handle), *(segment(part) for part in rest)])
+
+
+def present(**values: Any) -> dict[str, Any]:
+    """The arguments that were given: None means "leave it to the server"."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The PATCH fields that were given: UNSET means "do not touch", None is sent as null."""
+    return {name: value for name, value in values.items() if value is not UNSET}
+
+
+def normalise_base_url(base_url: str) -> str:
+    base = base_url.rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+def build_request(http: httpx.Client | httpx.AsyncClient, base_url: str, api_key: str | None,
+                  call: Call) -> httpx.Request:
+    headers = auth_headers(api_key) | {"Accept": call.accept}
+    kwargs: dict[str, Any] = {}
+    if call.json is not UNSET:
+        kwargs["json"] = call.json
+    elif call.content is not None:
+        kwargs["content"] = call.content.encode("utf-8")
+        headers["Content-Type"] = call.content_type or "text/plain; charset=utf-8"
+    return http.build_request(call.method, base_url + call.path, params=call.params or None,
+                              headers=headers, **kwargs)
+
+
+def decode_json(response: httpx.Response) -> dict[str, Any]:
+    if not response.is_success:
+        raise error_from_response(response)
+    if not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise AssayError(response.status_code, "invalid_response", "the server answered with something that "
+                         "is not JSON", response.headers.get("x-request-id")) from exc
+    return body
+
+
+def decode_text(response: httpx.Response) -> str:
+    if not response.is_success:
+        raise error_from_response(response)
+    return response.text
+
+
+class Endpoints(ABC, Generic[JsonResult, TextResult]):
+    """Every `/v1` operation of SPEC §3. Handles are `<namespace>.<name>`; score and compare also take
+    `handle@vN` or `handle@tag`."""
+
+    @abstractmethod
+    def _json(self, call: Call) -> JsonResult: ...
+
+    @abstractmethod
+    def _text(self, call: Call) -> TextResult: ...
+
+    # --- service ---------------------------------------------------------------------------------
+    def health(self) -> JsonResult:
+        return self._json(Call("GET", "/v1/health"))
+
+    # --- models ----------------------------------------------------------------------------------
+    def list_models(self, *, namespace: str | None = None, state: str | None = None, kind: str | None = None,
+                    limit: int | None = None, cursor: str | None = None) -> JsonResult:
+        params = present(namespace=namespace, state=state, kind=kind, limit=limit, cursor=cursor)
+        return self._json(Call("GET", "/v1/models", params=params))
+
+    def create_model(self, handle: str, *, description: str | None = None, scoring_method: str | None = None,
+                     max_depth: int | None = None, kind: str | None = None, additional_terms: str | None = None,
+                     upstream_sources: Sequence[Mapping[str, Any]] | None = None,
+                     readme_markdown: str | None = None, zero_data_retention: bool | None = None) -> JsonResult:
+        body = {"handle": handle} | present(
+            description=description, scoring_method=scoring_method, max_depth=max_depth, kind=kind,
+            additional_terms=additional_terms,
+            upstream_sources=None if upstream_sources is None else [dict(s) for s in upstream_sources],
+            readme_markdown=readme_markdown, zero_data_retention=zero_data_retention)
+        return self._json(Call("POST", "/v1/models", json=body))
+
+    def get_model(self, handle: str) -> JsonResult:
+        return self._json(Call("GET", model_path(handle)))
+
+    def model_card(self, handle: str) -> TextResult:
+        """The model card as markdown."""
+        return self._text(Call("GET", model_path(handle), accept="text/markdown"))
+
+    def update_model(self, handle: str, *, description: Any = UNSET, scoring_method: Any = UNSET,
+                     max_depth: Any = UNSET, additional_terms: Any = UNSET, upstream_sources: Any = UNSET,
+                     readme_markdown: Any = UNSET, zero_data_retention: Any = UNSET,
+                     version_retention_policy: Any = UNSET) -> JsonResult:
+        body = given(description=description, scoring_method=scoring_method, max_depth=max_depth,
+                     additional_terms=additional_terms, upstream_sources=upstream_sources,
+                     readme_markdown=readme_markdown, zero_data_retention=zero_data_retention,
+                     version_retention_policy=version_retention_policy)
+        return self._json(Call("PATCH", model_path(handle), json=body))
+
+    def delete_model(self, handle: str) -> JsonResult:
+        """Archive the model (idempotent)."""
+        return self._json(Call("DELETE", model_path(handle)))
+
+    # --- traits ----------------------------------------------------------------------------------
+    def list_traits(self, handle: str) -> JsonResult:
+        return self._json(Call("GET", model_path(handle, "traits")))
+
+    def upsert_traits(self, handle: str, traits: Sequence[Mapping[str, Any]]) -> JsonResult:
+        """Add or replace traits by key; answers with all the model's traits."""
+        return self._json(Call("POST", model_path(handle, "traits"), json={"traits": [dict(t) for t in traits]}))
+
+    def get_trait(self, handle: str, key: str) -> JsonResult:
+        return self._json(Call("GET", model_path(handle, "traits", key)))
+
+    def update_trait(self, handle: str, key: str, *, name: Any = UNSET, description: Any = UNSET,
+                     positive_label: Any = UNSET, negative_label: Any = UNSET,
+                     aggregation: Any = UNSET) -> JsonResult:
+        body = given(name=name, description=description, positive_label=positive_label,
+                     negative_label=negative_label, aggregation=aggregation)
+        return self._json(Call("PATCH", model_path(handle, "traits", key), json=body))
+
+    def delete_trait(self, handle: str, key: str) -> JsonResult:
+        return self._json(Call("DELETE", model_path(handle, "traits", key)))
+
+    def discover_traits(self, handle: str, *, effort: str | None = None) -> JsonResult:
+        return self._json(Call("POST", model_path(handle, "traits", "discover"), json=present(effort=effort)))
+
+    # --- samples ---------------------------------------------------------------------------------
+    def add_samples(self, handle: str, samples: Sequence[Mapping[str, Any]]) -> JsonResult:
+        """Append 1–500 samples; answers `{ids}` in input order."""
+        return self._json(Call("POST", model_path(handle, "samples"), json={"samples": [dict(s) for s in samples]}))
+
+    def list_samples(self, handle: str, *, trait: str | None = None, limit: int | None = None,
+                     cursor: str | None = None) -> JsonResult:
+        params = present(trait=trait, limit=limit, cursor=cursor)
+        return self._json(Call("GET", model_path(handle, "samples"), params=params))
+
+    def delete_sample(self, handle: str, sample_id: int | str) -> JsonResult:
+        return self._json(Call("DELETE", model_path(handle, "samples", sample_id)))
+
+    def synthesize_samples(self, handle: str, *, synth_type: str | None = None,
+                           effort: str | None = None) -> JsonResult:
+        body = present(synth_type=synth_type, effort=effort)
+        return self._json(Call("POST", model_path(handle, "samples", "synthesize"), json=body))
+
+    # --- training and scoring --------------------------------------------------------------------
+    def train(self, handle: str, *, effort: str | None = None, reoptimize_params: bool | None = None) -> JsonResult:
+        body = present(effort=effort, reoptimize_params=reoptimize_params)
+        return self._json(Call("POST", model_path(handle, "train"), json=body))
+
+    def score(self, handle: str, content: str, *, traits: Sequence[str] | None = None,
+              feedback: Mapping[str, str | float] | None = None) -> JsonResult:
+        body = {"content": content} | present(traits=None if traits is None else list(traits),
+                                              feedback=None if feedback is None else dict(feedback))
+        return self._json(Call("POST", model_path(handle, "score"), json=body))
+
+    def score_plain(self, handle: str, text: str) -> JsonResult:
+        """Score a raw `text/plain` body (the curl convenience); answers the JSON score card."""
+        return self._json(Call("POST", model_path(handle, "score"), content=text))
+
+    def score_rendered(self, handle: str, content: str, *, traits: Sequence[str] | None = None) -> TextResult:
+        """The score card as the server's text bar chart."""
+        body = {"content": content} | present(traits=None if traits is None else list(traits))
+        return self._text(Call("POST", model_path(handle, "score"), json=body, accept="text/plain"))
+
+    def compare(self, handle: str, a: str, b: str, *, traits: Sequence[str] | None = None) -> JsonResult:
+        body = {"a": a, "b": b} | present(traits=None if traits is None else list(traits))
+        return self._json(Call("POST", model_path(handle, "compare"), json=body))
+
+    def compare_rendered(self, handle: str, a: str, b: str, *, traits: Sequence[str] | None = None) -> TextResult:
+        body = {"a": a, "b": b} | present(traits=None if traits is None else list(traits))
+        return self._text(Call("POST", model_path(handle, "compare"), json=body, accept="text/plain"))
+
+    def extract(self, url: str) -> JsonResult:
+        return self._json(Call("POST", "/v1/extract", json={"url": url}))
+
+    # --- versions --------------------------------------------------------------------------------
+    def list_versions(self, handle: str, *, limit: int | None = None, cursor: str | None = None) -> JsonResult:
+        return self._json(Call("GET", model_path(handle, "versions"), params=present(limit=limit, cursor=cursor)))
+
+    def get_version(self, handle: str, version: str) -> JsonResult:
+        """One version by `vN` or tag."""
+        return self._json(Call("GET", model_path(handle, "versions", version)))
+
+    def tag_version(self, handle: str, name: str) -> JsonResult:
+        """Pin tag `name` to the active version."""
+        return self._json(Call("POST", model_path(handle, "versions", name)))
+
+    def untag_version(self, handle: str, name: str) -> JsonResult:
+        return self._json(Call("DELETE", model_path(handle, "versions", name)))
+
+    def activate_version(self, handle: str, *, version: str | None = None, tag: str | None = None) -> JsonResult:
+        """Re-point the active version by `version="vN"` or `tag` (the server wants exactly one)."""
+        body = present(version=version, tag=tag)
+        return self._json(Call("PUT", model_path(handle, "versions", "active"), json=body))
+
+
+def page_items(page: Mapping[str, Any]) -> tuple[list[Any], str | None]:
+    """The items of a page and the cursor of the next one; a repeated cursor would loop forever."""
+    return list(page.get("items") or []), page.get("next_cursor")
