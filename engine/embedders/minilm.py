@@ -111,12 +111,13 @@ class MiniLMEmbedder:
     def split_windows(self, text: str, max_tokens: int) -> list[tuple[str, int]]:
         """Windows of at most ``max_tokens`` word pieces (special tokens included), cut between words.
 
-        A cut falls only before a piece that starts a word (not a ``##`` continuation), so each
+        A cut prefers whitespace, then any word boundary (before punctuation), and splits inside a
+        word only when one word is longer than the budget. Cutting at a word start means each
         window's text re-tokenizes to exactly the pieces counted here.
         """
         encoding = self._full.encode(text, add_special_tokens=False)
-        tokens, offsets, words = encoding.tokens, encoding.offsets, encoding.word_ids
-        n = len(tokens)
+        offsets, words = encoding.offsets, encoding.word_ids
+        n = len(offsets)
         if n == 0:
             return [(text, self.count_tokens(text))]
         budget = max(1, max_tokens - _SPECIAL_TOKENS)
@@ -125,11 +126,10 @@ class MiniLMEmbedder:
         while start < n:
             end = min(start + budget, n)
             if end < n:
-                cut = end
-                while cut > start + 1 and words[cut] == words[cut - 1]:
-                    cut -= 1
-                if words[cut] != words[cut - 1]:
-                    end = cut  # else: one word longer than the budget, hard cut inside it
+                candidates = range(end, start, -1)
+                spaced = [c for c in candidates if offsets[c][0] > offsets[c - 1][1]]
+                bounded = [c for c in candidates if words[c] != words[c - 1]]
+                end = (spaced or bounded or [end])[0]
             windows.append((text[offsets[start][0]:offsets[end - 1][1]], end - start + _SPECIAL_TOKENS))
             start = end
         return windows
