@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -9,8 +11,10 @@ class ScoreRequest(BaseModel):
     content: str = Field(..., description="The text to score; a lone http(s) URL is fetched and "
                                           "its readable text scored instead.")
     traits: list[str] | None = Field(None, description="Limit the card to these traits (key or name).")
-    feedback: dict[str, str | float] | None = Field(
+    # Values are judged by the label rules (422 invalid_label), not by type coercion here.
+    feedback: dict[str, Any] | None = Field(
         None,
+        json_schema_extra={"additionalProperties": {"anyOf": [{"type": "string"}, {"type": "number"}]}},
         description="Optional labels for this text, `{trait key or name: word or number in [0,1]}`; "
                     "each becomes a training sample (authoring key of the owner; not under ZDR).",
         examples=[{"clarity": "good", "tone": 0.2}],

@@ -1,0 +1,215 @@
+"""The scoring hot path: which version serves a request, and a per-process cache of decoded snapshots.
+
+No Temporal call and no write happen here. The embedder is loaded once per process and every call
+into it (and the snapshot decode) runs in a worker thread, never on the event loop.
+
+Decisions (SPEC is silent):
+- The cache holds up to ``SCORER_CACHE_SIZE`` decoded snapshots per process, least recently used
+  out first. Versions are immutable, so an entry never goes stale; it is keyed by version row id.
+- A pinned handle (``handle@v3`` / ``handle@stable``) serves that version even on a model whose
+  active version is another one; ``@vN`` is read as a version number, anything else as a tag. An
+  unknown number or tag is ``404 not_found``.
+- A snapshot trained with another embedder than the one this server loaded is refused with
+  ``409 model_not_ready`` and ``details.reason = "embedder_mismatch"`` (never a wrong score).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import partial
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ApiError, not_found, validation_error
+from api.labels import InvalidLabel, parse_quality
+from api.lookup import Handle
+from engine.embedders import get_embedder
+from engine.scorer import Scorer, UnknownTrait
+from engine.snapshot import EmbedderMismatch, Snapshot
+from store import versions as version_store
+from store.tables import Model, Sample, Trait, Version
+
+SCORER_CACHE_SIZE = 32
+VERSION_PIN = re.compile(r"^v(\d+)$")
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """A decoded, ready-to-score version."""
+
+    version_id: int
+    version_no: int
+    scorer: Scorer
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version_no}"
+
+
+class ScorerCache:
+    """Thread-safe LRU of decoded snapshots keyed by version id."""
+
+    def __init__(self, capacity: int = SCORER_CACHE_SIZE) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[int, ServedVersion] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version_id: int) -> ServedVersion | None:
+        with self._lock:
+            entry = self._entries.get(version_id)
+            if entry is not None:
+                self._entries.move_to_end(version_id)
+            return entry
+
+    def put(self, entry: ServedVersion) -> None:
+        with self._lock:
+            self._entries[entry.version_id] = entry
+            self._entries.move_to_end(entry.version_id)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_cache = ScorerCache()
+
+
+def scorer_cache() -> ScorerCache:
+    return _cache
+
+
+async def load_embedder(name: str):
+    """The process-wide embedder; the first call loads the model off the event loop."""
+    return await anyio.to_thread.run_sync(get_embedder, name)
+
+
+def model_not_ready(model: Model) -> ApiError:
+    return ApiError(409, "model_not_ready", f"Model '{model.handle}' has no trained version to score with yet.",
+                    {"state": model.state})
+
+
+def model_archived(model: Model) -> ApiError:
+    return ApiError(409, "model_archived", f"Model '{model.handle}' is archived and no longer scores.")
+
+
+def require_scorable(model: Model, handle: Handle) -> None:
+    if model.state == "archived":
+        raise model_archived(model)
+    if handle.pin is None and model.active_version_id is None:
+        raise model_not_ready(model)
+
+
+async def _version_row(session: AsyncSession, model: Model, handle: Handle) -> Version:
+    if handle.pin is None:
+        row = await version_store.get_by_id(session, model.active_version_id)
+    else:
+        number = VERSION_PIN.match(handle.pin)
+        row = (await version_store.get_by_number(session, model.id, int(number.group(1))) if number
+               else await version_store.get_by_tag(session, model.id, handle.pin))
+        if row is None:
+            raise not_found("version")
+    if row is None or row.model_id != model.id:
+        raise model_not_ready(model)
+    return row
+
+
+def _decode(row: Version, embedder) -> ServedVersion:
+    return ServedVersion(row.id, row.version_no, Scorer(Snapshot.from_json(row.snapshot), embedder))
+
+
+async def served_version(session: AsyncSession, model: Model, handle: Handle, embedder_name: str) -> ServedVersion:
+    """The decoded version that answers for ``handle`` (active, or the pinned one)."""
+    require_scorable(model, handle)
+    if handle.pin is None:
+        cached = _cache.get(model.active_version_id)
+        if cached is not None:
+            return cached
+    row = await _version_row(session, model, handle)
+    cached = _cache.get(row.id)
+    if cached is not None:
+        return cached
+    embedder = await load_embedder(embedder_name)
+    try:
+        entry = await anyio.to_thread.run_sync(_decode, row, embedder)
+    except EmbedderMismatch as exc:
+        raise ApiError(409, "model_not_ready",
+                       "This version was trained with an embedder this server does not run.",
+                       {"reason": "embedder_mismatch", "expected": exc.expected[0], "loaded": exc.loaded[0]}) from exc
+    _cache.put(entry)
+    return entry
+
+
+def unknown_trait(names: list[str]) -> ApiError:
+    return validation_error("Some requested traits are not traits of this model.",
+                            {"traits": names}, code="unknown_trait")
+
+
+def check_traits(served: ServedVersion, traits: list[str] | None) -> None:
+    """Fail fast with 422 unknown_trait before any fetch or embedding work."""
+    try:
+        served.scorer.resolve(traits)
+    except UnknownTrait as exc:
+        raise unknown_trait(exc.names) from exc
+
+
+async def score_card(served: ServedVersion, text: str, traits: list[str] | None, max_depth: int) -> dict:
+    """The score card (without metadata), computed in a worker thread."""
+    try:
+        return await anyio.to_thread.run_sync(partial(served.scorer.score, text, traits=traits, max_depth=max_depth))
+    except UnknownTrait as exc:
+        raise unknown_trait(exc.names) from exc
+
+
+# --- Feedback (SPEC §1.10): labels sent with a score become samples of the scored text. ---------
+
+@dataclass(frozen=True)
+class FeedbackEntry:
+    trait_id: int
+    quality: float
+
+
+async def plan_feedback(session: AsyncSession, principal, model: Model, feedback: dict) -> list[FeedbackEntry]:
+    """Check rights, ZDR and every label up front, so a rejected request writes nothing."""
+    principal.require_author(model.namespace)
+    if model.zero_data_retention:
+        raise ApiError(409, "feature_unavailable",
+                       "Feedback is off for models with zero-data retention: their content is never stored.")
+    traits = list(await session.scalars(select(Trait).where(Trait.model_id == model.id).order_by(Trait.id)))
+    by_key = {t.key: t for t in traits}
+    by_name = {t.name: t for t in traits}
+    unknown = [name for name in feedback if name not in by_key and name not in by_name]
+    if unknown:
+        raise unknown_trait(unknown)
+    plan, invalid = [], {}
+    for name, value in feedback.items():
+        trait = by_key.get(name) or by_name[name]
+        try:
+            plan.append(FeedbackEntry(trait.id, parse_quality(value, trait)))
+        except InvalidLabel:
+            invalid[name] = value
+    if invalid:
+        raise validation_error("Feedback labels must be a number in [0, 1] or a known label word.",
+                               {"labels": invalid}, code="invalid_label")
+    return plan
+
+
+async def store_feedback(session: AsyncSession, temporal, settings, model: Model, plan: list[FeedbackEntry],
+                         text: str, source_url: str | None, content_sha256: str | None) -> list[int]:
+    """Append the samples in the order given, commit, then wake the model's background retrain."""
+    rows = [Sample(model_id=model.id, trait_id=entry.trait_id, text=text, quality=entry.quality,
+                   source_url=source_url, content_sha256=content_sha256, provenance="score_feedback")
+            for entry in plan]
+    session.add_all(rows)
+    await session.flush()
+    ids = [row.id for row in rows]
+    await session.commit()
+    from api.operations import signal_retrain  # the operations module owns every Temporal start/signal
+
+    await signal_retrain(temporal, settings, model, new_samples=len(ids))
+    return ids
