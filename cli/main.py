@@ -1,0 +1,59 @@
+"""The `assay` command line.
+
+Commands: `up` (the embedded stack), `migrate`, `keys create|list|revoke`. Every command takes
+`--data-dir` (env ASSAY_DATA_DIR, default `.assay`), so `assay keys …` reaches the database of the
+`assay up` that owns the same data dir; ASSAY_DATABASE_URL overrides the database.
+`build`, `score` and `models` will join these as further subcommands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli import keys, up
+from cli.context import CliError, default_data_dir, display_url, ensure_schema, load_settings, note
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Accepted before or after the subcommand; SUPPRESS keeps a later default from
+    # overwriting a value given earlier on the line.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
+                        help="where the embedded stack keeps its files (env ASSAY_DATA_DIR, default .assay)")
+
+    parser = argparse.ArgumentParser(prog="assay", parents=[common],
+                                     description="Run and operate an Assay trait-scoring service.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up.add_parser(commands, common)
+
+    migrate = commands.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    migrate.set_defaults(handler=migrate_command)
+
+    keys.add_parser(commands, common)
+    return parser
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    settings = load_settings(args.data_dir)
+    ensure_schema(settings)
+    note(f"Database {display_url(settings.resolved_database_url)} is at the newest schema.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Not an argparse default: parsers share the --data-dir action, so a default set on one would
+    # overwrite a value given at another level.
+    if getattr(args, "data_dir", None) is None:
+        args.data_dir = default_data_dir()
+    try:
+        return args.handler(args)
+    except CliError as error:
+        print(f"assay: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Child processes of `assay up`: each in its own process group, its output in a log file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+LOG_TAIL_LINES = 20
+
+
+@dataclass
+class Child:
+    """One part of the stack (Temporal, a worker, the API) and where its output goes."""
+
+    name: str
+    command: list[str]
+    log_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    # Where this run's output starts in the (appended) log, so a tail never shows an older run.
+    log_offset: int = 0
+    stop_grace: float = 15.0
+    _log_file: object = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        log.write(f"--- {self.name} starting at {datetime.now(timezone.utc).isoformat()} ---\n".encode())
+        log.flush()
+        self.log_offset = log.tell()
+        self._log_file = log
+        # A new session makes the child the leader of its own process group: a terminal's Ctrl-C
+        # reaches only `assay up`, which then stops the parts in order, and killpg reaches the
+        # grandchildren too (uvicorn's worker processes).
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def exit_code(self) -> int | None:
+        """None while running (or never started), else the exit status."""
+        return self.process.poll() if self.process else None
+
+    def has_exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_offset)
+                text = log.read().decode(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
+    def request_stop(self) -> None:
+        """SIGTERM to the whole group; `finish_stop` escalates to SIGKILL after the grace period."""
+        if self.process is not None and self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+
+    def finish_stop(self) -> None:
+        if self.process is None:
+            return
+        deadline = time.monotonic() + self.stop_grace
+        while self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # Even when the leader has exited, a grandchild may linger in the group: kill what is left.
+        _signal_group(self.process.pid, signal.SIGKILL)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def stop(self) -> None:
+        self.request_stop()
+        self.finish_stop()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_in_order(groups: list[list[Child]]) -> None:
+    """Stops group after group; the children within one group stop in parallel."""
+    for group in groups:
+        for child in group:
+            child.request_stop()
+        for child in group:
+            child.finish_stop()

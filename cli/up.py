@@ -1,0 +1,323 @@
+"""`assay up`: the embedded stack on one machine — Temporal dev server, migrations, workers, API.
+
+Decisions where SPEC is silent:
+- Startup order is Temporal → migrations → dev key → workers → API; shutdown is the reverse
+  (API, workers, Temporal), each part getting SIGTERM and, after a grace period, SIGKILL.
+- A part counts as healthy when: Temporal answers its gRPC health check; each worker's pid shows
+  up among the task queue's pollers (default worker identity `pid@host`); the API's /v1/health
+  returns 200. Startup waits at most `--startup-timeout` seconds for all of them.
+- Ctrl-C or SIGTERM, even during startup, stops everything and exits 0; a part that fails to
+  start or dies later stops the rest and exits 1. A taken port exits 1 before anything starts.
+- One `assay up` per data dir at a time (a lock file), since two Temporal servers must never
+  share one SQLite file.
+- The dev key is printed on every start, not only the first: it lives in a file next to the data
+  anyway and this is a development stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cli import probes
+from cli.context import CliError, display_url, ensure_schema, load_settings, note
+from cli.devkey import DEV_NAMESPACE, dev_key_path, ensure_dev_key
+from cli.processes import Child, stop_in_order
+from settings import Settings, temporal_cli_path
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+POLL_INTERVAL = 0.5
+TEMPORAL_DB_FILE = "temporal.db"
+
+
+class StartupFailed(Exception):
+    pass
+
+
+class StopRequested(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    host: str
+    api_port: int
+    temporal_port: int
+    ui_port: int
+    workers: int
+    api_workers: int
+    startup_timeout: float
+    stop_grace: float
+
+    @property
+    def client_host(self) -> str:
+        """Where local clients connect: a wildcard bind address is reached through loopback."""
+        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+
+    @property
+    def temporal_address(self) -> str:
+        return f"{self.client_host}:{self.temporal_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.client_host}:{self.api_port}"
+
+
+def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    up = commands.add_parser("up", parents=[common], help="run the whole stack on this machine")
+    up.add_argument("--host", default="127.0.0.1", help="address the API, Temporal and its UI bind to")
+    up.add_argument("--api-port", type=int, default=8000)
+    up.add_argument("--temporal-port", type=int, default=7233)
+    up.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port")
+    up.add_argument("--workers", type=_count(0), default=2, help="worker processes (default 2)")
+    up.add_argument("--api-workers", type=_count(1), default=1, help="API server processes (default 1)")
+    up.add_argument("--startup-timeout", type=float, default=180.0,
+                    help="seconds to wait for every part to become healthy")
+    up.add_argument("--stop-grace", type=float, default=15.0,
+                    help="seconds each part gets to stop before it is killed")
+    up.set_defaults(handler=up_command)
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def up_command(args: argparse.Namespace) -> int:
+    settings = load_settings(args.data_dir)
+    options = StackOptions(
+        host=args.host, api_port=args.api_port, temporal_port=args.temporal_port, ui_port=args.ui_port,
+        workers=args.workers, api_workers=args.api_workers, startup_timeout=args.startup_timeout,
+        stop_grace=args.stop_grace,
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock_data_dir(settings.data_dir)
+    try:
+        _check_ports(options)
+        return Stack(settings, options).run()
+    finally:
+        lock.close()
+
+
+def _lock_data_dir(data_dir: Path):
+    lock = open(data_dir / "up.lock", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise CliError(f"another `assay up` (pid {holder}) is already running on data dir {data_dir}") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
+
+
+def _check_ports(options: StackOptions) -> None:
+    wanted = [("API", options.api_port, "--api-port"), ("Temporal", options.temporal_port, "--temporal-port"),
+              ("Temporal UI", options.ui_port, "--ui-port")]
+    ports = [port for _, port, _ in wanted]
+    if len(set(ports)) != len(ports):
+        raise CliError(f"the API, Temporal and Temporal UI ports must differ (got {ports})", exit_code=2)
+    for part, port, flag in wanted:
+        if probes.port_in_use(options.host, port):
+            raise CliError(
+                f"cannot start: the {part} port {port} on {options.host} is already in use "
+                f"(stop whatever holds it, or choose another with {flag})"
+            )
+
+
+class Stack:
+    def __init__(self, settings: Settings, options: StackOptions) -> None:
+        self.settings = settings
+        self.options = options
+        self.logs = settings.data_dir / "logs"
+        self.stop_signal: int | None = None
+        self.temporal: Child | None = None
+        self.workers: list[Child] = []
+        self.api: Child | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            try:
+                secret = self._start()
+            except StopRequested:
+                note("Stop requested during startup; stopping.")
+                return 0
+            except StartupFailed as failure:
+                note(f"assay up failed: {failure}")
+                return 1
+            self._print_banner(secret)
+            return self._supervise()
+        finally:
+            self._stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum, _frame) -> None:
+        self.stop_signal = signum
+
+    def _start(self) -> str:
+        self.temporal = self._spawn("temporal", self._temporal_command())
+        self.temporal.stop_grace = self.options.stop_grace
+        deadline = time.monotonic() + self.options.startup_timeout
+        note(f"Starting Temporal on {self.options.temporal_address} …")
+        self._wait_until(lambda: probes.temporal_healthy(self.options.temporal_address,
+                                                         self.settings.temporal_namespace),
+                         "Temporal to answer its health check", deadline)
+
+        note(f"Migrating the database at {display_url(self.settings.resolved_database_url)} …")
+        try:
+            ensure_schema(self.settings)
+            secret, created = ensure_dev_key(self.settings)
+        except Exception as exc:  # a broken database URL or migration: report it, do not trace
+            raise StartupFailed(f"database setup failed: {exc}") from exc
+        if created:
+            note(f"Created a development key for namespace '{DEV_NAMESPACE}'.")
+        self._check_stop()
+
+        note(f"Starting {self.options.workers} worker(s) and the API on {self.options.api_url} …")
+        self.workers = [self._spawn(f"worker-{n}", [sys.executable, "-m", "worker"])
+                        for n in range(1, self.options.workers + 1)]
+        self.api = self._spawn("api", self._api_command())
+        self._wait_until(self._workers_polling, "every worker to poll the task queue", deadline)
+        self._wait_until(lambda: probes.http_ok(f"{self.options.api_url}/v1/health"),
+                         "the API health check to pass", deadline)
+        return secret
+
+    def _supervise(self) -> int:
+        while self.stop_signal is None:
+            dead = self._first_dead_child()
+            if dead is not None:
+                note(f"assay up: {self._death_report(dead)}\nStopping the other parts.")
+                return 1
+            time.sleep(POLL_INTERVAL)
+        note(f"Received {signal.Signals(self.stop_signal).name}; stopping the API, the workers, then Temporal.")
+        return 0
+
+    def _stop_all(self) -> None:
+        groups = [[self.api] if self.api else [], self.workers, [self.temporal] if self.temporal else []]
+        stop_in_order([group for group in groups if group])
+
+    # --- children --------------------------------------------------------------------------
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            ASSAY_DATA_DIR=str(self.settings.data_dir),
+            ASSAY_DATABASE_URL=self.settings.resolved_database_url,
+            ASSAY_TEMPORAL_ADDRESS=self.options.temporal_address,
+            ASSAY_TEMPORAL_NAMESPACE=self.settings.temporal_namespace,
+            ASSAY_TASK_QUEUE=self.settings.task_queue,
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _spawn(self, name: str, command: list[str]) -> Child:
+        child = Child(name=name, command=command, log_path=self.logs / f"{name}.log", env=self._child_env(),
+                      stop_grace=self.options.stop_grace)
+        child.start()
+        return child
+
+    def _temporal_command(self) -> list[str]:
+        command = [
+            temporal_cli_path(), "server", "start-dev",
+            "--db-filename", str(self.settings.data_dir / TEMPORAL_DB_FILE),
+            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+            "--ip", self.options.host, "--port", str(self.options.temporal_port),
+            "--ui-port", str(self.options.ui_port), "--ui-disable-news-fetch",
+            "--log-level", "warn",
+        ]
+        for key in SEARCH_ATTRIBUTES:
+            command += ["--search-attribute", f"{key.name}={_attribute_type(key)}"]
+        if self.settings.temporal_namespace != "default":
+            command += ["--namespace", self.settings.temporal_namespace]
+        return command
+
+    def _api_command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+            "--host", self.options.host, "--port", str(self.options.api_port),
+            "--workers", str(self.options.api_workers),
+            "--timeout-graceful-shutdown", str(max(1, int(self.options.stop_grace) - 2)),
+        ]
+
+    # --- waiting ---------------------------------------------------------------------------
+
+    def _wait_until(self, ready, what: str, deadline: float) -> None:
+        while True:
+            self._check_stop()
+            dead = self._first_dead_child()
+            if dead is not None:
+                raise StartupFailed(self._death_report(dead))
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                raise StartupFailed(
+                    f"gave up after {self.options.startup_timeout:.0f}s waiting for {what}; "
+                    f"logs are in {self.logs}"
+                )
+            time.sleep(POLL_INTERVAL)
+
+    def _workers_polling(self) -> bool:
+        if not self.workers:
+            return True
+        seen = probes.polling_pids(self.options.temporal_address, self.settings.temporal_namespace,
+                                   self.settings.task_queue)
+        return all(worker.pid in seen for worker in self.workers)
+
+    def _check_stop(self) -> None:
+        if self.stop_signal is not None:
+            raise StopRequested()
+
+    def _first_dead_child(self) -> Child | None:
+        for child in [self.temporal, *self.workers, self.api]:
+            if child is not None and child.has_exited():
+                return child
+        return None
+
+    @staticmethod
+    def _death_report(child: Child) -> str:
+        tail = child.log_tail() or "(no output)"
+        indented = "\n".join(f"    {line}" for line in tail.splitlines())
+        return (f"{child.name} (pid {child.pid}) exited with status {child.exit_code()}. "
+                f"Last lines of {child.log_path}:\n{indented}")
+
+    def _print_banner(self, secret: str) -> None:
+        url = self.options.api_url
+        ui = f"http://{self.options.client_host}:{self.options.ui_port}"
+        lines = [
+            "Assay is up.",
+            f"  API          {url}/v1",
+            f"  API docs     {url}/v1/docs",
+            f"  Temporal UI  {ui}",
+            f"  Dev key      {secret}",
+            f"               (authoring, namespace '{DEV_NAMESPACE}'; saved in {dev_key_path(self.settings)})",
+            f"  Logs         {self.logs}",
+            f"  Try: curl -H \"Authorization: Bearer $(cat {dev_key_path(self.settings)})\" "
+            f"'{url}/v1/models?namespace={DEV_NAMESPACE}'",
+            "Press Ctrl-C to stop.",
+        ]
+        print("\n".join(lines), flush=True)
+
+
+def _attribute_type(key) -> str:
+    """'Keyword' from INDEXED_VALUE_TYPE_KEYWORD, the spelling `temporal server start-dev` wants."""
+    raw = key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")
+    return {"KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime"}.get(raw, raw.capitalize())
