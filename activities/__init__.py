@@ -1,0 +1,27 @@
+"""Side-effecting steps of the operation workflows; see ``all_activities``."""
+
+from __future__ import annotations
+
+from activities.authoring import AuthoringActivities
+from activities.deps import ActivityDeps
+from activities.lifecycle import LifecycleActivities
+from activities.training import TrainingActivities
+
+
+def all_activities(deps: ActivityDeps) -> list:
+    training = TrainingActivities(deps)
+    lifecycle = LifecycleActivities(deps)
+    authoring = AuthoringActivities(deps)
+    return [
+        training.fit_model,
+        training.publish_version,
+        lifecycle.mark_running,
+        lifecycle.finalize_failure,
+        lifecycle.buffered_feedback,
+        lifecycle.begin_retrain,
+        authoring.discover_traits,
+        authoring.synthesize_samples,
+    ]
+
+
+__all__ = ["ActivityDeps", "all_activities"]

@@ -1,0 +1,50 @@
+"""Bookkeeping activities: a run starts, fails, or the retrain loop checks what is buffered.
+
+Each is one short DB transaction and safe to retry: every write is conditional on the run still
+being in the state the write expects.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.deps import ActivityDeps
+from store import operations as ops
+from workflows.types import (
+    BeginRetrainInput,
+    BeginRetrainResult,
+    BufferedQuery,
+    BufferedState,
+    FailureInput,
+    FinalizeResult,
+    RunRef,
+)
+
+
+class LifecycleActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="mark_running")
+    def mark_running(self, ref: RunRef) -> FinalizeResult:
+        with self.deps.transaction() as session:
+            return FinalizeResult(ref.run_id, ops.mark_running(session, ref.run_id))
+
+    @activity.defn(name="finalize_failure")
+    def finalize_failure(self, inp: FailureInput) -> FinalizeResult:
+        with self.deps.transaction() as session:
+            changed = ops.close_failed(session, inp.run_id, inp.code, inp.message, inp.status)
+        return FinalizeResult(inp.run_id, changed)
+
+    @activity.defn(name="buffered_feedback")
+    def buffered_feedback(self, query: BufferedQuery) -> BufferedState:
+        with self.deps.transaction() as session:
+            found = ops.buffered_feedback(session, query.model_id)
+        first_at = found.first_at.timestamp() if found.first_at is not None else None
+        return BufferedState(found.eligible, found.count, first_at, found.busy)
+
+    @activity.defn(name="begin_retrain")
+    def begin_retrain(self, inp: BeginRetrainInput) -> BeginRetrainResult:
+        with self.deps.transaction() as session:
+            began, reason = ops.begin_retrain(session, inp.run_id, inp.model_id)
+        return BeginRetrainResult(inp.run_id, began, reason)

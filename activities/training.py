@@ -1,0 +1,82 @@
+"""Fit and publish: the two halves of a training run.
+
+fit_model reads the training set by reference, embeds through the DB-backed cache, runs
+``engine.training.train_model`` in the CPU pool while heartbeating, and stages the snapshot keyed by
+run id. publish_version turns the staged snapshot into a version in one transaction.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deps import ActivityDeps
+from activities.embedding_cache import DbEmbeddingCache
+from activities.progress import ProgressSink, run_reporting
+from engine.effort import InvalidConfig, UnknownEffort
+from engine.embedders import get_embedder
+from engine.training import InsufficientSamples, InvalidTrainingInput, LabelledSample, TraitSpec, train_model
+from sqlalchemy import select
+from store.publish import PublishRefused, publish, stage_fit
+from store.tables import Model, Sample, Trait, Version
+from workflows.types import RETRAIN, FitInput, FitResult, PublishResult, RunRef
+
+
+def user_fault(code: str, message: str, **details) -> ApplicationError:
+    return ApplicationError(message, details or None, type=code, non_retryable=True)
+
+
+class TrainingActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="fit_model")
+    async def fit_model(self, inp: FitInput) -> FitResult:
+        sink = ProgressSink("embed", "loading samples")
+        return await run_reporting(self.deps, inp.run_id, sink, self._fit, inp, sink)
+
+    def _fit(self, inp: FitInput, sink: ProgressSink) -> FitResult:
+        with self.deps.transaction() as session:
+            model = session.get(Model, inp.model_id)
+            if model is None:
+                raise user_fault("model_gone", "The model no longer exists.")
+            traits = session.scalars(select(Trait).where(Trait.model_id == model.id).order_by(Trait.id)).all()
+            key_of = {t.id: t.key for t in traits}
+            rows = session.execute(
+                select(Sample.id, Sample.trait_id, Sample.text, Sample.quality)
+                .where(Sample.model_id == model.id).order_by(Sample.id)
+            ).all()
+            effort, configs = inp.effort, None
+            if inp.kind == RETRAIN and model.active_version_id is not None:
+                # A background retrain reuses the active version's chosen configuration: no search.
+                metrics = session.scalar(select(Version.metrics).where(Version.id == model.active_version_id)) or {}
+                configs = {key: m["config"] for key, m in (metrics.get("traits") or {}).items() if "config" in m}
+                effort = metrics.get("effort") or effort
+        specs = [TraitSpec(t.key, t.name, t.aggregation,
+                           tuple(t.frozen_direction) if t.frozen_direction else None) for t in traits]
+        samples = [LabelledSample(key_of[trait_id], text, quality, sample_id)
+                   for sample_id, trait_id, text, quality in rows if trait_id in key_of]
+        try:
+            result = train_model(specs, samples, get_embedder(self.deps.settings.embedder), effort,
+                                 cache=DbEmbeddingCache(self.deps.engine), progress=sink.training_callback,
+                                 configs=configs)
+        except InsufficientSamples as exc:
+            raise user_fault("insufficient_samples", "Every trait needs at least one positive and one "
+                             "negative sample.", lacking=exc.lacking) from None
+        except (InvalidTrainingInput, InvalidConfig, UnknownEffort) as exc:
+            raise user_fault("invalid_configuration", str(exc)) from None
+        snapshot = result.snapshot
+        sink.set("publish", 1, 1, "staging the fitted snapshot")
+        with self.deps.transaction() as session:
+            stage_fit(session, inp.run_id, inp.model_id, snapshot.to_json(), snapshot.param_hash, result.metrics,
+                      len(samples), max((s.sample_id for s in samples), default=None))
+        return FitResult(inp.run_id, snapshot.param_hash, len(samples))
+
+    @activity.defn(name="publish_version")
+    def publish_version(self, ref: RunRef) -> PublishResult:
+        try:
+            with self.deps.transaction() as session:
+                published = publish(session, ref.run_id)
+        except PublishRefused as exc:
+            raise user_fault(exc.code, exc.message) from None
+        return PublishResult(ref.run_id, published.version_id, published.version_no, published.activated)

@@ -1,0 +1,122 @@
+"""RetrainWorkflow: the long-lived, per-model loop that folds buffered feedback in (SPEC §1.10).
+
+Id ``retrain/<handle>``; the feedback path signals-with-start it after storing samples. The loop
+asks the store how many feedback samples are buffered (newer than every version's watermark), waits
+until ``min_samples`` of them exist or ``delay_seconds`` have passed since the first, then runs a
+``retrain_buffered`` child TrainWorkflow (id = its run id, so ``last_operation`` and the Web UI treat
+it like any run) with the active version's stored configuration, and continues-as-new.
+
+Decisions (SPEC is silent):
+- Signals are only hints; the count always comes from the store, so a lost signal or a restart
+  never loses samples, and a sample folded in by an explicit train is not counted twice.
+- The loop ends (rather than waiting forever) when the model is not eligible — archived, under ZDR,
+  without an active version — or after a day without feedback; the next feedback starts it again.
+- While the model is busy with another run, the loop re-checks every BUSY_RECHECK; after a failed
+  retrain it waits for new feedback or one more delay, so a broken model does not retrain in a loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.lifecycle import LifecycleActivities
+    from workflows.common import BOOKKEEPING, ProgressState
+    from workflows.ids import run_id_from
+    from workflows.search_attributes import MODEL_HANDLE, OPERATION_KIND
+    from workflows.train import TrainWorkflow
+    from workflows.types import (
+        RETRAIN,
+        BeginRetrainInput,
+        BufferedQuery,
+        OperationInput,
+        OperationResult,
+        Progress,
+        RetrainInput,
+        SamplesAdded,
+    )
+
+BUSY_RECHECK = timedelta(seconds=15)
+IDLE_LIMIT = timedelta(days=1)
+
+
+@workflow.defn
+class RetrainWorkflow:
+    def __init__(self) -> None:
+        self._hinted = 0  # samples announced by signals since the last count from the store
+        self._state = ProgressState()
+
+    @workflow.signal
+    def samples_added(self, note: SamplesAdded) -> None:
+        self._hinted += max(1, note.count)
+
+    @workflow.query
+    def progress(self) -> Progress:
+        return self._state.progress
+
+    async def _wait_for_hints(self, enough: int, timeout: float | None) -> bool:
+        """True when signals announced `enough` samples; False when the timeout passed first."""
+        try:
+            await workflow.wait_condition(lambda: self._hinted >= enough, timeout=timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    @workflow.run
+    async def run(self, inp: RetrainInput) -> OperationResult:
+        self._state.handle = inp.handle
+        while True:
+            self._hinted = 0
+            buffered = await workflow.execute_activity_method(
+                LifecycleActivities.buffered_feedback, BufferedQuery(inp.model_id), **BOOKKEEPING
+            )
+            if not buffered.eligible:
+                return OperationResult(run_id="", status="idle")
+            if buffered.count == 0:
+                self._state.set(Progress("waiting", 0, inp.min_samples, 0.0, "no buffered feedback"))
+                if not await self._wait_for_hints(1, IDLE_LIMIT.total_seconds()):
+                    return OperationResult(run_id="", status="idle")
+                continue
+            due_in = buffered.first_at + inp.delay_seconds - workflow.now().timestamp()
+            if buffered.count < inp.min_samples and due_in > 0:
+                self._state.set(Progress("waiting", buffered.count, inp.min_samples,
+                                         buffered.count / inp.min_samples, "buffering feedback"))
+                await self._wait_for_hints(inp.min_samples - buffered.count, due_in)
+                continue
+            if buffered.busy:
+                await workflow.sleep(BUSY_RECHECK)
+                continue
+            succeeded = await self._retrain(inp)
+            if succeeded:
+                workflow.continue_as_new(RetrainInput(inp.model_id, inp.handle, inp.min_samples,
+                                                      inp.delay_seconds, inp.retrains_done + 1))
+            await self._wait_for_hints(1, inp.delay_seconds)
+
+    async def _retrain(self, inp: RetrainInput) -> bool:
+        now = workflow.now()
+        run_id = run_id_from(int(now.timestamp() * 1000), workflow.random().randbytes(10))
+        began = await workflow.execute_activity_method(
+            LifecycleActivities.begin_retrain, BeginRetrainInput(run_id, inp.model_id), **BOOKKEEPING
+        )
+        if not began.began:
+            return False
+        self._state.set(Progress("retrain", 0, 1, 0.0, f"run {run_id}"))
+        try:
+            await workflow.execute_child_workflow(
+                TrainWorkflow.run,
+                OperationInput(run_id, inp.model_id, inp.handle, RETRAIN, effort="low"),
+                id=run_id,
+                search_attributes=TypedSearchAttributes([
+                    SearchAttributePair(MODEL_HANDLE, inp.handle),
+                    SearchAttributePair(OPERATION_KIND, RETRAIN),
+                ]),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        except ChildWorkflowError:
+            return False  # the child finalized the model itself (or will be reconciled)
+        return True

@@ -1,0 +1,165 @@
+"""The dataclasses that travel through Temporal: one in and one out for every workflow and activity.
+
+Only references (ids, handles, run ids) and small numbers travel; samples and fitted snapshots stay
+in the database and are read or written by the activities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Operation kinds as stored in operations.kind and shown in last_operation.kind (SPEC §1.5).
+TRAIN = "train"
+RETUNE = "retune"
+RETRAIN = "retrain_buffered"
+DISCOVER = "discover"
+SYNTHESIZE = "synthesize"
+TRAINING_KINDS = (TRAIN, RETUNE, RETRAIN)
+DRAFT_KINDS = (DISCOVER, SYNTHESIZE)
+
+
+@dataclass
+class Progress:
+    phase: str = "queued"
+    done: int = 0
+    total: int = 0
+    fraction: float = 0.0
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        return {"phase": self.phase, "done": self.done, "total": self.total,
+                "fraction": self.fraction, "message": self.message}
+
+
+@dataclass
+class OperationInput:
+    """What the API (or the retrain loop) hands to a train, discover or synthesize run."""
+
+    run_id: str
+    model_id: int
+    handle: str
+    kind: str
+    effort: str = "high"
+    synth_type: str | None = None
+
+
+@dataclass
+class OperationResult:
+    run_id: str
+    status: str
+    version_no: int | None = None
+    activated: bool = False
+    added: int = 0  # traits attached by discovery, samples written by synthesis
+
+
+@dataclass
+class RunRef:
+    """Activities that only need to know which run they belong to."""
+
+    run_id: str
+    model_id: int
+    kind: str = TRAIN
+
+
+@dataclass
+class FitInput:
+    run_id: str
+    model_id: int
+    handle: str
+    kind: str
+    effort: str
+
+
+@dataclass
+class FitResult:
+    run_id: str
+    param_hash: str
+    sample_count: int
+
+
+@dataclass
+class PublishResult:
+    run_id: str
+    version_id: int
+    version_no: int
+    activated: bool
+
+
+@dataclass
+class FailureInput:
+    run_id: str
+    model_id: int
+    kind: str
+    code: str
+    message: str
+    status: str = "failed"  # or "cancelled"
+
+
+@dataclass
+class FinalizeResult:
+    run_id: str
+    changed: bool  # False when the run had already been closed (retry, or reconciled by the API)
+
+
+@dataclass
+class AuthoringInput:
+    run_id: str
+    model_id: int
+    handle: str
+    effort: str
+    synth_type: str | None = None
+
+
+@dataclass
+class AuthoringResult:
+    run_id: str
+    added: int
+
+
+@dataclass
+class RetrainInput:
+    """State of the per-model background retrain loop; carried across continue-as-new."""
+
+    model_id: int
+    handle: str
+    min_samples: int = 20
+    delay_seconds: float = 600.0
+    retrains_done: int = 0
+
+
+@dataclass
+class SamplesAdded:
+    count: int = 1
+
+
+@dataclass
+class BufferedQuery:
+    model_id: int
+
+
+@dataclass
+class BufferedState:
+    eligible: bool  # model exists, not archived, not under ZDR, has an active version
+    count: int = 0
+    first_at: float | None = None  # epoch seconds of the oldest buffered feedback sample
+    busy: bool = False
+
+
+@dataclass
+class BeginRetrainInput:
+    run_id: str
+    model_id: int
+
+
+@dataclass
+class BeginRetrainResult:
+    run_id: str
+    began: bool
+    reason: str = ""
+
+
+@dataclass
+class ProgressReport:
+    """Sent by the fit activity to its own workflow (signal), about once a second."""
+
+    progress: Progress = field(default_factory=Progress)
