@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
+from api.mcp import mount_mcp
 from api.middleware import RequestContextMiddleware
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
 from api.ratelimit import KeyRateLimiter
@@ -45,7 +46,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             KeyRateLimiter(settings.rate_limit, settings.redis_url) if settings.rate_limit else None
         )
         try:
-            yield
+            async with app.state.mcp.running():
+                yield
         finally:
             await engine.dispose()
 
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+    app.state.mcp = mount_mcp(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
