@@ -121,3 +121,17 @@ def namespace() -> str:
 @pytest.fixture
 async def owner(make_key, namespace) -> dict:
     return await make_key(namespace, scope="authoring")
+
+
+@pytest.fixture(scope="session")
+async def worker(settings, temporal_env, task_queue):
+    """An in-process Temporal worker on the session task queue with every workflow and activity
+    (real activities: real database, real embedder)."""
+    from activities import ActivityDeps
+    from worker import build_worker
+
+    deps = ActivityDeps.from_settings(settings)
+    running = build_worker(temporal_env.client, settings, deps, task_queue=task_queue)
+    async with running:
+        yield running
+    deps.close()
