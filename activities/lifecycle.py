@@ -9,6 +9,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.deps import ActivityDeps
+from activities.training import user_fault
 from store import operations as ops
 from workflows.types import (
     BeginRetrainInput,
@@ -28,7 +29,10 @@ class LifecycleActivities:
     @activity.defn(name="mark_running")
     def mark_running(self, ref: RunRef) -> FinalizeResult:
         with self.deps.transaction() as session:
-            return FinalizeResult(ref.run_id, ops.mark_running(session, ref.run_id))
+            running = ops.mark_running(session, ref.run_id)
+        if not running:  # start was undone, or the run was closed from outside: do no work
+            raise user_fault("operation_closed", "The run is no longer open in the store.")
+        return FinalizeResult(ref.run_id, True)
 
     @activity.defn(name="finalize_failure")
     def finalize_failure(self, inp: FailureInput) -> FinalizeResult:

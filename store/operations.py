@@ -119,10 +119,12 @@ def undo_claim(session: Session, run_id: str, previous_state: str, previous_oper
 
 
 def mark_running(session: Session, run_id: str) -> bool:
-    return session.execute(
+    """queued → running. False if the run is unknown or already closed (it must not go on)."""
+    session.execute(
         update(Operation).where(Operation.run_id == run_id, Operation.status == "queued")
         .values(status="running").execution_options(synchronize_session=False)
-    ).rowcount == 1
+    )
+    return session.scalar(select(Operation.status).where(Operation.run_id == run_id)) == "running"
 
 
 def record_progress(session: Session, run_id: str, progress: dict) -> None:
