@@ -79,8 +79,8 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     up.add_argument("--api-workers", type=_count(1), default=1, help="API server processes (default 1)")
     up.add_argument("--startup-timeout", type=float, default=180.0,
                     help="seconds to wait for every part to become healthy")
-    up.add_argument("--stop-grace", type=float, default=15.0,
-                    help="seconds each part gets to stop before it is killed")
+    up.add_argument("--stop-grace", type=float, default=30.0,
+                    help="seconds each part gets to stop before it is killed (workers finish running tasks)")
     up.set_defaults(handler=up_command)
 
 

@@ -1,0 +1,174 @@
+"""`assay up` end to end: a real subprocess running Temporal, a worker and the API on free ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli.cli_runner import REPO_ROOT, cli_command, cli_env
+
+STARTUP_WAIT = 240  # seconds; bounded, generous for a cold start on a 2-core machine
+STOP_WAIT = 90
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stack_processes(data_dir: Path) -> set[int]:
+    """Live (non-zombie) processes started for this data dir: every child gets ASSAY_DATA_DIR."""
+    marker = f"ASSAY_DATA_DIR={data_dir}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+class RunningStack:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
+        self.data_dir = data_dir
+        self.api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.stdout_path = data_dir.parent / f"{data_dir.name}-up-{self.api_port}.out"
+        with open(self.stdout_path, "wb") as out:
+            self.process = subprocess.Popen(
+                cli_command("up", "--data-dir", str(data_dir), "--api-port", str(self.api_port),
+                            "--temporal-port", str(temporal_port), "--ui-port", str(ui_port), *extra),
+                cwd=REPO_ROOT, env=cli_env(), stdout=out, stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + STARTUP_WAIT
+        while "Assay is up." not in self.output():
+            assert self.process.poll() is None, f"assay up exited early:\n{self.output()}"
+            assert time.monotonic() < deadline, f"assay up not ready in {STARTUP_WAIT}s:\n{self.output()}"
+            time.sleep(0.5)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=STOP_WAIT)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for pid in stack_processes(self.data_dir):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    return tmp_path / "stack"
+
+
+def test_up_serves_keeps_data_across_restarts_and_leaves_nothing_running(data_dir):
+    first = RunningStack(data_dir, "--workers", "1")
+    try:
+        first.wait_until_up()
+        dev_key = (data_dir / "dev-key").read_text().strip()
+        headers = {"Authorization": f"Bearer {dev_key}"}
+        assert (data_dir / "dev-key").stat().st_mode & 0o777 == 0o600
+        assert dev_key in first.output()
+        assert (data_dir / "temporal.db").exists()
+
+        health = httpx.get(f"{first.url}/v1/health", timeout=10)
+        page = httpx.get(f"{first.url}/v1/models", params={"namespace": "dev"}, headers=headers, timeout=10)
+        created = httpx.post(f"{first.url}/v1/models", json={"handle": "dev.survivor"}, headers=headers, timeout=10)
+        assert health.status_code == 200
+        assert page.status_code == 200
+        assert set(page.json()) >= {"items", "next_cursor", "limit"}
+        assert created.status_code == 201
+
+        running = stack_processes(data_dir)
+        # Temporal, one worker, the API at least.
+        assert len(running) >= 3
+
+        second_on_same_dir = subprocess.run(
+            cli_command("up", "--data-dir", str(data_dir), "--api-port", str(free_port()),
+                        "--temporal-port", str(free_port()), "--ui-port", str(free_port())),
+            cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=60,
+        )
+        assert second_on_same_dir.returncode != 0
+        assert "already running" in second_on_same_dir.stderr
+
+        assert first.stop() == 0
+        assert not any(_alive(pid) for pid in running)
+        assert stack_processes(data_dir) == set()
+    finally:
+        first.kill()
+
+    again = RunningStack(data_dir, "--workers", "1")
+    try:
+        again.wait_until_up()
+        assert (data_dir / "dev-key").read_text().strip() == dev_key
+        kept = httpx.get(f"{again.url}/v1/models/dev.survivor", headers=headers, timeout=10)
+        assert kept.status_code == 200
+        assert kept.json()["handle"] == "dev.survivor"
+        assert again.stop() == 0
+        assert stack_processes(data_dir) == set()
+    finally:
+        again.kill()
+
+
+def test_taken_api_port_fails_fast_and_starts_nothing(data_dir):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        result = subprocess.run(
+            cli_command("up", "--data-dir", str(data_dir), "--api-port", str(taken),
+                        "--temporal-port", str(free_port()), "--ui-port", str(free_port())),
+            cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode != 0
+    assert str(taken) in result.stderr and "API" in result.stderr
+    assert stack_processes(data_dir) == set()
+    assert not (data_dir / "temporal.db").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_part_that_dies_during_startup_is_reported_and_the_rest_stopped(data_dir, tmp_path):
+    # `python -m worker` resolves against the working directory first, so a worker.py there
+    # stands in for a worker that crashes on start.
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    (workdir / "worker.py").write_text("import sys\nprint('worker cannot start: boom-1234')\nsys.exit(3)\n")
+    result = subprocess.run(
+        cli_command("up", "--data-dir", str(data_dir), "--workers", "1", "--api-port", str(free_port()),
+                    "--temporal-port", str(free_port()), "--ui-port", str(free_port())),
+        cwd=workdir, env=cli_env(), capture_output=True, text=True, timeout=STARTUP_WAIT,
+    )
+    assert result.returncode == 1
+    assert "worker-1" in result.stderr and "status 3" in result.stderr
+    assert "boom-1234" in result.stderr
+    assert stack_processes(data_dir) == set()
