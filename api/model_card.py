@@ -1,0 +1,115 @@
+"""The model card: a markdown page about a model (`GET /v1/models/{handle}` with
+`Accept: text/markdown`, and the MCP resource `assay://models/{handle}`).
+
+The output is a pure function of the stored rows (no clocks, no request data), so the same model
+always renders the same bytes.
+
+Decisions (SPEC is silent):
+- Sections, in order: title and description, state, active version (vN, UTC creation date, tags,
+  effort), a traits table (poles, sample counts, AUC of the active version), each trait's
+  description, additional terms, upstream sources, then the author's readme verbatim.
+- Sample counts are what the store holds now (under ZDR that is zero after training); AUC and the
+  trained pole sizes come from the active version's metrics.
+- Upstream sources are free objects: shown as a list using `name`/`title`, `url` and
+  `license` when present, otherwise as compact JSON.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import versions as version_store
+from store.tables import Model, Sample, Trait
+
+
+def _cell(text: object) -> str:
+    """Markdown table cells cannot hold pipes or line breaks."""
+    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _source_line(source: object) -> str:
+    if not isinstance(source, dict):
+        return f"- {_cell(source)}"
+    name = source.get("name") or source.get("title")
+    url = source.get("url")
+    if not name and not url:
+        return f"- `{json.dumps(source, sort_keys=True, ensure_ascii=False)}`"
+    line = f"- [{name or url}]({url})" if url else f"- {name}"
+    if source.get("license"):
+        line += f" — license: {source['license']}"
+    return line
+
+
+async def _sample_counts(session: AsyncSession, model_id: int) -> dict[int, tuple[int, int]]:
+    rows = await session.execute(
+        select(Sample.trait_id,
+               func.sum(case((Sample.quality > 0.5, 1), else_=0)),
+               func.sum(case((Sample.quality < 0.5, 1), else_=0)))
+        .where(Sample.model_id == model_id)
+        .group_by(Sample.trait_id)
+    )
+    return {trait_id: (int(pos or 0), int(neg or 0)) for trait_id, pos, neg in rows}
+
+
+def _auc(metrics: dict, key: str) -> str:
+    trait = (metrics.get("traits") or {}).get(key) or {}
+    auc = trait.get("auc")
+    return f"{auc:.3f}" if isinstance(auc, (int, float)) else "—"
+
+
+async def render_model_card(session: AsyncSession, model: Model) -> str:
+    """The markdown card of ``model``."""
+    traits = list(await session.scalars(select(Trait).where(Trait.model_id == model.id).order_by(Trait.id)))
+    counts = await _sample_counts(session, model.id)
+    version = (await version_store.get_by_id(session, model.active_version_id)
+               if model.active_version_id is not None else None)
+    metrics = (version.metrics or {}) if version is not None else {}
+
+    lines = [f"# {model.handle}", ""]
+    if model.description:
+        lines += [model.description.strip(), ""]
+    lines += [f"- State: {model.state}", f"- Scoring method: {model.scoring_method}"]
+    if model.zero_data_retention:
+        lines.append("- Zero-data retention: on (samples are purged after training; no feedback)")
+    lines.append("")
+
+    lines += ["## Active version", ""]
+    if version is None:
+        lines += ["Not trained yet: this model has no version to score with.", ""]
+    else:
+        tags = await version_store.tags_of(session, version.id)
+        lines += [f"- Version: v{version.version_no}",
+                  f"- Created: {version.created_at.strftime('%Y-%m-%d %H:%M UTC')}",
+                  f"- Tags: {', '.join(tags) if tags else 'none'}",
+                  f"- Trained on: {version.sample_count} samples ({version.triggered_by})"]
+        if metrics.get("effort"):
+            lines.append(f"- Effort: {metrics['effort']}")
+        if model.pinned:
+            lines.append("- Pinned: background retrains do not replace this version")
+        lines.append("")
+
+    lines += ["## Traits", ""]
+    if not traits:
+        lines += ["No traits yet.", ""]
+    else:
+        lines += ["| Trait | Key | Positive pole | Negative pole | Positive samples | Negative samples | AUC |",
+                  "|---|---|---|---|---:|---:|---:|"]
+        for trait in traits:
+            positive, negative = counts.get(trait.id, (0, 0))
+            lines.append(f"| {_cell(trait.name)} | `{trait.key}` | {_cell(trait.positive_label)} | "
+                         f"{_cell(trait.negative_label)} | {positive} | {negative} | {_auc(metrics, trait.key)} |")
+        lines.append("")
+        described = [t for t in traits if (t.description or "").strip()]
+        for trait in described:
+            lines += [f"### {trait.name}", "", trait.description.strip(), ""]
+
+    if (model.additional_terms or "").strip():
+        lines += ["## Additional terms", "", model.additional_terms.strip(), ""]
+    if model.upstream_sources:
+        lines += ["## Upstream sources", ""] + [_source_line(s) for s in model.upstream_sources] + [""]
+    if (model.readme_markdown or "").strip():
+        lines += ["## Readme", "", model.readme_markdown.strip(), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
