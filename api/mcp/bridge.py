@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from mcp.server.context import ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
 from api.errors import ApiError, validation_error
@@ -163,9 +164,17 @@ def caller_request_id(request: Any) -> str:
     return (scope.get("state") or {}).get("request_id") or new_request_id()
 
 
+def http_request_of(ctx: Any) -> Any:
+    """The HTTP request behind a handler context: tools and templates get the SDK's `Context`,
+    low-level handlers get its `ServerRequestContext`."""
+    if isinstance(ctx, ServerRequestContext):
+        return ctx.request
+    return ctx.request_context.request
+
+
 def caller_of(ctx: Any) -> Caller:
     """The bearer key and request id of the MCP HTTP request behind a tool call or resource read."""
-    request = ctx.request_context.request
+    request = http_request_of(ctx)
     headers = getattr(request, "headers", None) or {}
     return Caller(authorization=headers.get("authorization", ""), request_id=caller_request_id(request))
 

@@ -24,7 +24,7 @@ from mcp_types import Resource as MCPResource
 
 from api.auth import Principal
 from api.errors import ApiError
-from api.mcp.bridge import RestBridge, RestFailure, caller_of, model_path
+from api.mcp.bridge import RestBridge, RestFailure, caller_of, http_request_of, model_path
 
 RESOURCE_NOT_FOUND = -32002
 MODEL_URI_PREFIX = "assay://models/"
@@ -78,7 +78,7 @@ def _as_resource(model: dict[str, Any]) -> MCPResource:
 
 
 async def list_model_resources(bridge: RestBridge, ctx: Any, params: PaginatedRequestParams | None) -> ListResourcesResult:
-    request = ctx.request
+    request = http_request_of(ctx)
     principal: Principal | None = ((getattr(request, "scope", None) or {}).get("state") or {}).get(PRINCIPAL_STATE_KEY)
     if principal is None:
         # Only reachable if the bearer gate was bypassed; never list anything without a key.
