@@ -100,13 +100,14 @@ class ModelSpec:
         return {name: value for name, value in fields.items() if value is not None}
 
     def sample_batches(self, size: int = BATCH_SIZE, max_bytes: int = BATCH_MAX_BYTES) -> Iterator[list[dict]]:
+        envelope_bytes = len('{"samples": []}')
         batch: list[dict[str, Any]] = []
-        batch_bytes = 0
+        batch_bytes = envelope_bytes
         for sample in self.samples:
-            sample_bytes = len(json.dumps(sample, ensure_ascii=False).encode("utf-8")) + 1
+            sample_bytes = len(json.dumps(sample, ensure_ascii=False).encode("utf-8")) + len(", ")
             if batch and (len(batch) >= size or batch_bytes + sample_bytes > max_bytes):
                 yield batch
-                batch, batch_bytes = [], 0
+                batch, batch_bytes = [], envelope_bytes
             batch.append(sample)
             batch_bytes += sample_bytes
         if batch:
@@ -235,6 +236,9 @@ class _Parser:
 
     def optional_str(self, mapping: dict, path: tuple[str | int, ...]) -> str | None:
         value = mapping.get(path[-1])
+        if isinstance(value, bool):  # YAML reads a bare yes/no/on/off as a boolean
+            self.problem(path, "must be text; put yes/no/on/off in quotes")
+            return None
         if value is not None and not isinstance(value, str):
             self.problem(path, "must be text")
             return None
@@ -458,6 +462,9 @@ class _JsonlReader:
             if isinstance(source_url, str):
                 sample["source_url"] = source_url
             samples.append(sample)
+        # Trait order, not field order: the same line written with its keys reordered is the same data.
+        order = {trait["key"]: index for index, trait in enumerate(self.traits)}
+        samples.sort(key=lambda sample: order[sample["trait"]])
         if not samples and len(self.problems) == problems_before:
             self.problem(number, "content", "this line labels no trait")
         return samples
