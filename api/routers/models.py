@@ -156,7 +156,9 @@ async def get_model(handle: str, principal: KeyDep, session: SessionDep, tempora
 async def update_model(handle: str, body: UpdateModelRequest, principal: KeyDep, session: SessionDep,
                        temporal: TemporalDep) -> dict:
     model = await load_model_for_write(session, principal, handle)
-    changes = body.model_dump(exclude_unset=True)
+    # Nested objects are dumped whole, so a partial retention policy is stored with its defaults filled in.
+    everything = body.model_dump()
+    changes = {name: everything[name] for name in body.model_fields_set}
     for name in NON_NULLABLE_PATCH_FIELDS:
         if changes.get(name, ...) is None:
             del changes[name]
