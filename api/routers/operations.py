@@ -92,18 +92,19 @@ async def _check_trainable(session: AsyncSession, model_id: int) -> None:
 async def _start(session: AsyncSession, temporal, model: Model, *, kind: str, from_states: tuple[str, ...],
                  fingerprint: str, effort: str, synth_type: str | None = None) -> str:
     """Claims the model and starts the workflow; returns the new run id or raises 409/503."""
+    model_id, model_handle = model.id, model.handle
     previous_state, previous_op = model.state, model.last_operation_id
     run_id = new_run_id()
     await session.commit()  # end the read snapshot: the claim must be the transaction's first write
     params = {"effort": effort, "synth_type": synth_type}
-    op = await session.run_sync(lambda s: op_store.claim_model(s, model.id, from_states, run_id, kind,
+    op = await session.run_sync(lambda s: op_store.claim_model(s, model_id, from_states, run_id, kind,
                                                                fingerprint, params))
     if op is None:
         await session.rollback()
-        await _raise_lost_race(session, model.id, fingerprint)
+        await _raise_lost_race(session, model_id, fingerprint)
     await session.commit()
     try:
-        await start_run(temporal, OperationInput(run_id, model.id, model.handle, kind, effort, synth_type))
+        await start_run(temporal, OperationInput(run_id, model_id, model_handle, kind, effort, synth_type))
     except ApiError:
         await session.run_sync(lambda s: op_store.undo_claim(s, run_id, previous_state, previous_op))
         await session.commit()
