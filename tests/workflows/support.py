@@ -37,17 +37,19 @@ def _texts(heads: list[str], count: int, salt: str) -> list[str]:
             for n, (tail, head) in enumerate(pairs)]
 
 
-def training_samples(per_pole: int) -> list[dict]:
-    """Two traits (warmth, clarity), `per_pole` positives and negatives each."""
+def training_samples(per_pole: int, salt: str = "") -> list[dict]:
+    """Two traits (warmth, clarity), `per_pole` positives and negatives each. A `salt` makes every
+    text new, so nothing comes from the embedding cache and the fit really embeds."""
     samples = []
+    suffix = f" [{salt}]" if salt else ""
     for trait, good, bad in (("warmth", _WARM, _COLD), ("clarity", _CLEAR, _VAGUE)):
-        samples += [{"trait": trait, "text": t, "quality": 1.0} for t in _texts(good, per_pole, "p")]
-        samples += [{"trait": trait, "text": t, "quality": 0.0} for t in _texts(bad, per_pole, "n")]
+        samples += [{"trait": trait, "text": t + suffix, "quality": 1.0} for t in _texts(good, per_pole, "p")]
+        samples += [{"trait": trait, "text": t + suffix, "quality": 0.0} for t in _texts(bad, per_pole, "n")]
     return samples
 
 
 async def make_model(http: httpx.AsyncClient, headers: dict, handle: str, *, per_pole: int = 6,
-                     traits: bool = True, **fields) -> None:
+                     traits: bool = True, salt: str = "", **fields) -> None:
     response = await http.post("/v1/models", json={"handle": handle, **fields}, headers=headers)
     assert response.status_code == 201, response.text
     if not traits:
@@ -58,7 +60,7 @@ async def make_model(http: httpx.AsyncClient, headers: dict, handle: str, *, per
     ]})
     assert response.status_code == 200, response.text
     if per_pole:
-        samples = training_samples(per_pole)
+        samples = training_samples(per_pole, salt)
         for start in range(0, len(samples), 500):
             response = await http.post(f"/v1/models/{handle}/samples", headers=headers,
                                        json={"samples": samples[start:start + 500]})
@@ -132,3 +134,38 @@ async def app_client(settings, temporal_client=None):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://assay.test", timeout=60) as client:
             yield application, client
+
+
+class DevServer:
+    """A Temporal dev server of a test's own, persisted to a SQLite file so it can be restarted."""
+
+    def __init__(self, db_file: Path) -> None:
+        self.db_file = db_file
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        from settings import temporal_cli_path
+
+        self.process = subprocess.Popen(
+            [temporal_cli_path(), "server", "start-dev", "--db-filename", str(self.db_file), "--ip", "127.0.0.1",
+             "--port", str(self.port), "--headless", "--log-level", "error",
+             "--search-attribute", "ModelHandle=Keyword", "--search-attribute", "OperationKind=Keyword"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process, signal.SIGTERM)
+            self.process = None
+
+    async def connect(self, limit: float = 60.0):
+        from temporalio.client import Client
+
+        deadline = asyncio.get_running_loop().time() + limit
+        while True:
+            try:
+                return await Client.connect(self.address)
+            except Exception:
+                assert asyncio.get_running_loop().time() < deadline, "dev server did not come up"
+                await asyncio.sleep(0.3)
