@@ -125,6 +125,7 @@ async def create_model(body: CreateModelRequest, principal: KeyDep, session: Ses
                      {"handle": handle.full})
     if await catalog.handle_in_use(session, handle.full):
         raise taken
+    await session.commit()  # the insert below starts its own transaction; a racing create gets 409 from it
     fields = body.model_dump(exclude={"handle"})
     try:
         model = await catalog.insert_model(session, handle=handle.full, namespace=handle.namespace,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -162,12 +163,33 @@ async def test_detail_reports_the_active_version_and_its_tags(http, owner, names
 
 
 async def test_markdown_accept_returns_the_model_card(http, owner, namespace):
-    pytest.importorskip("api.model_card", reason="the model card renderer has not landed yet")
     await create_model(http, owner, f"{namespace}.card", description="Card test")
     response = await http.get(f"/v1/models/{namespace}.card", headers={**owner["headers"], "Accept": "text/markdown"})
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/markdown")
+    assert response.headers["content-type"] == "text/markdown; charset=utf-8"
     assert f"{namespace}.card" in response.text
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "application/json, text/markdown;q=0.5", ""])
+async def test_json_stays_the_answer_unless_markdown_is_preferred(http, owner, namespace, accept):
+    await create_model(http, owner, f"{namespace}.card")
+    response = await http.get(f"/v1/models/{namespace}.card", headers={**owner["headers"], "Accept": accept})
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["handle"] == f"{namespace}.card"
+
+
+async def test_markdown_for_an_unreadable_model_is_still_404(http, make_key, owner, namespace):
+    await create_model(http, owner, f"{namespace}.card")
+    outsider = await make_key(f"o{uuid.uuid4().hex[:10]}")
+    response = await http.get(f"/v1/models/{namespace}.card", headers={**outsider["headers"], "Accept": "text/markdown"})
+    assert_error(response, 404, "not_found")
+
+
+async def test_two_concurrent_creates_of_one_handle_give_one_201_and_one_409(http, owner, namespace):
+    responses = await asyncio.gather(*[
+        http.post("/v1/models", json={"handle": f"{namespace}.race"}, headers=owner["headers"]) for _ in range(2)])
+    assert sorted(r.status_code for r in responses) == [201, 409]
+    assert [r.json()["error"]["code"] for r in responses if r.status_code == 409] == ["handle_taken"]
 
 
 # ---------------------------------------------------------------- list

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from types import SimpleNamespace
 
@@ -126,6 +127,17 @@ async def test_appending_outside_draft_is_refused(http, owner, draft, sessionmak
         {"trait": "warmth", "text": "x", "quality": 1}]}, headers=owner["headers"])
     assert_error(response, 409, code)
     assert await read_all_pages(http, f"/v1/models/{draft}/samples", owner) == []
+
+
+async def test_concurrent_appends_all_land_with_distinct_ids(http, owner, draft):
+    batches = [[{"trait": "warmth", "text": f"{b}-{i}", "quality": i % 2} for i in range(20)] for b in range(5)]
+    responses = await asyncio.gather(*[
+        http.post(f"/v1/models/{draft}/samples", json={"samples": batch}, headers=owner["headers"])
+        for batch in batches])
+    assert [r.status_code for r in responses] == [200] * 5
+    ids = [i for r in responses for i in r.json()["ids"]]
+    assert len(set(ids)) == 100
+    assert sorted(s["id"] for s in await read_all_pages(http, f"/v1/models/{draft}/samples", owner)) == sorted(ids)
 
 
 # ---------------------------------------------------------------- list
