@@ -98,3 +98,37 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_pushing_a_definition_twice_writes_nothing_the_second_time(client, namespace, tmp_path):
+    from client.push import push_definition
+
+    handle = f"{namespace}.pushed"
+    spec = load_model_spec(EXAMPLE)
+    first = push_definition(client, handle, spec)
+    assert (first.created, first.samples_added) == (True, len(spec.samples))
+    again = push_definition(client, handle, spec)
+    assert not again.changed
+    assert len(list(client.iter_samples(handle))) == len(spec.samples)
+
+    # Edit the definition: drop the clarity trait, relabel one warmth sample, add a new one.
+    warmth = [s for s in spec.samples if s["trait"] == "warmth"]
+    edited_samples = [{**warmth[0], "quality": 0.5}, *warmth[1:],
+                      {"trait": "warmth", "text": "Lovely to hear from you!", "quality": 1.0}]
+    edited = type(spec)(**{**spec.__dict__, "traits": [t for t in spec.traits if t["key"] == "warmth"],
+                           "samples": edited_samples})
+    result = push_definition(client, handle, edited)
+    assert (result.traits_removed, result.samples_removed, result.samples_added) == (1, 1, 2)
+    remote = sorted((s["trait"], s["text"], s["quality"]) for s in client.iter_samples(handle))
+    assert remote == sorted((s["trait"], s["text"], s["quality"]) for s in edited_samples)
+    assert [t["key"] for t in client.list_traits(handle)["traits"]] == ["warmth"]
+
+
+def test_pushing_to_a_model_that_is_not_a_draft_leaves_it_alone(client, namespace):
+    from client.push import push_definition
+
+    handle = f"{namespace}.archived"
+    client.create_model(handle)
+    client.delete_model(handle)
+    result = push_definition(client, handle, load_model_spec(EXAMPLE))
+    assert (result.created, result.state, result.changed) == (False, "archived", False)
