@@ -33,6 +33,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -453,7 +454,7 @@ class _JsonlReader:
             if value is None:
                 continue
             try:
-                quality = parse_quality(value, _Labels(trait["positive_label"], trait["negative_label"]))
+                quality = parse_quality(value, SimpleNamespace(**trait))
             except InvalidLabel:
                 self.problem(number, field_name, f"{value!r} is not a quality: use a number from 0 to 1, a label "
                              f"word, or {trait['positive_label']!r}/{trait['negative_label']!r}")
@@ -468,12 +469,6 @@ class _JsonlReader:
         if not samples and len(self.problems) == problems_before:
             self.problem(number, "content", "this line labels no trait")
         return samples
-
-
-@dataclass(frozen=True)
-class _Labels:
-    positive_label: str
-    negative_label: str
 
 
 def _with_fingerprint(spec: ModelSpec) -> ModelSpec:
