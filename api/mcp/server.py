@@ -17,6 +17,7 @@ Decisions where SPEC §8 is silent:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
@@ -156,12 +157,31 @@ class McpEndpoint:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Run inside the app's lifespan: the bridge client and the SDK's session manager."""
+        """Run inside the app's lifespan: the bridge client and the SDK's session manager.
+
+        The session manager holds an anyio task group, which must be exited by the task that
+        entered it; a lifespan may be entered and left by different tasks (test fixtures do), so
+        the manager lives in a task of its own until the lifespan ends.
+        """
         await self.bridge.open()
-        try:
+        ready, stop = asyncio.Event(), asyncio.Event()
+
+        async def serve() -> None:
             async with self.server.session_manager.run():
-                yield
+                ready.set()
+                await stop.wait()
+
+        manager_task = asyncio.create_task(serve(), name="assay-mcp-session-manager")
+        ready_wait = asyncio.create_task(ready.wait())
+        await asyncio.wait({manager_task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
+        ready_wait.cancel()
+        try:
+            if manager_task.done():
+                manager_task.result()  # it failed to start: raise why
+            yield
         finally:
+            stop.set()
+            await manager_task
             await self.bridge.close()
 
 
