@@ -17,7 +17,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Query
 
 from api.deps import KeyDep, SessionDep
-from api.errors import ApiError, not_found
+from api.errors import ApiError, not_found, validation_error
 from api.labels import InvalidLabel, invalid_label_error, parse_quality
 from api.lookup import load_model, load_model_for_write
 from api.pagination import decode_cursor, page
@@ -82,6 +82,8 @@ async def list_samples(
     model = await load_model(session, principal, handle)
     principal.require_owner(model.namespace)
     after = decode_cursor(cursor, int)
+    if after is not None and not 0 <= after <= MAX_ROW_ID:
+        raise validation_error("The cursor is not one this API issued.", {"cursor": cursor})
     trait_id = None
     if trait is not None:
         found = await catalog.find_trait(session, model.id, trait)

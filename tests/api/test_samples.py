@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from api.labels import InvalidLabel, parse_quality
+from api.pagination import encode_cursor
 from tests.api.test_models import add_samples, add_traits, assert_error, create_model, read_all_pages, set_state
 
 
@@ -174,7 +175,8 @@ async def test_listing_filters_by_trait_key_or_name(http, owner, draft):
     assert_error(response, 422, "unknown_trait")
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"cursor": "%%%"}])
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"cursor": "%%%"},
+                                    {"cursor": encode_cursor(2**70)}, {"cursor": encode_cursor("12")}])
 async def test_listing_rejects_bad_parameters(http, owner, draft, params):
     response = await http.get(f"/v1/models/{draft}/samples", params=params, headers=owner["headers"])
     assert_error(response, 422, "validation_error")
