@@ -91,20 +91,24 @@ class RetrainWorkflow:
             if buffered.busy:
                 await workflow.sleep(BUSY_RECHECK)
                 continue
-            succeeded = await self._retrain(inp)
-            if succeeded:
+            outcome = await self._retrain(inp)
+            if outcome == "succeeded":
                 workflow.continue_as_new(RetrainInput(inp.model_id, inp.handle, inp.min_samples,
                                                       inp.delay_seconds, inp.retrains_done + 1))
+            if outcome == "busy":  # another run took the model first; its fit may fold the samples in
+                await workflow.sleep(BUSY_RECHECK)
+                continue
             await self._wait_for_hints(1, inp.delay_seconds)
 
-    async def _retrain(self, inp: RetrainInput) -> bool:
+    async def _retrain(self, inp: RetrainInput) -> str:
+        """'succeeded', 'failed', 'busy' or 'ineligible'."""
         now = workflow.now()
         run_id = run_id_from(int(now.timestamp() * 1000), workflow.random().randbytes(10))
         began = await workflow.execute_activity_method(
             LifecycleActivities.begin_retrain, BeginRetrainInput(run_id, inp.model_id), **BOOKKEEPING
         )
         if not began.began:
-            return False
+            return began.reason or "ineligible"
         self._state.set(Progress("retrain", 0, 1, 0.0, f"run {run_id}"))
         try:
             await workflow.execute_child_workflow(
@@ -118,5 +122,5 @@ class RetrainWorkflow:
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             )
         except ChildWorkflowError:
-            return False  # the child finalized the model itself (or will be reconciled)
-        return True
+            return "failed"  # the child finalized the model itself (or will be reconciled)
+        return "succeeded"
