@@ -8,7 +8,8 @@ Decisions where SPEC §8 is silent:
 - A REST error becomes a tool result with `isError: true`. Its one text block is the JSON object
   `{"error": {"status", "code", "message", "request_id", "details"}}` — the REST envelope plus the
   HTTP status — and the same object is the result's `structuredContent`, so a client can branch on
-  `error.code` without parsing prose.
+  `error.code` without parsing prose. REST headers that belong to an error (`X-Run-Id` on
+  `run_exists`, `Retry-After` on `rate_limited`) are kept under `error.headers`.
 - A REST success becomes a result whose text block is the JSON body and whose `structuredContent`
   is the same object; a text rendering (score/compare with `format="text"`) is returned as plain
   text only.
@@ -19,7 +20,7 @@ Decisions where SPEC §8 is silent:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +34,8 @@ from api.middleware import new_request_id
 
 # The in-process client never leaves the process; the host name only fills the URL.
 _INTERNAL_BASE_URL = "http://assay.internal"
+# Response headers that carry part of an error's meaning (SPEC §1.5, §2).
+_ERROR_HEADERS = ("x-run-id", "retry-after")
 # Generous: training is asynchronous, but scoring long content or fetching a URL takes a while.
 _CALL_TIMEOUT_SECONDS = 120.0
 
@@ -50,6 +53,7 @@ class RestAnswer:
     status: int
     body: Any
     content_type: str
+    error_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -59,10 +63,11 @@ class RestAnswer:
 class RestFailure(Exception):
     """A REST error envelope, kept whole (plus the status) for the MCP client."""
 
-    def __init__(self, status: int, error: dict[str, Any]) -> None:
+    def __init__(self, status: int, error: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         super().__init__(error.get("message", ""))
         self.status = status
         self.error = error
+        self.headers = headers or {}
 
     @classmethod
     def from_api_error(cls, exc: ApiError, request_id: str) -> RestFailure:
@@ -70,7 +75,8 @@ class RestFailure(Exception):
                                 "details": exc.details})
 
     def envelope(self) -> dict[str, Any]:
-        return {"error": {"status": self.status, **self.error}}
+        extra = {"headers": self.headers} if self.headers else {}
+        return {"error": {"status": self.status, **self.error, **extra}}
 
 
 def path_segment(value: str, *, field: str) -> str:
@@ -121,7 +127,8 @@ class RestBridge:
         parsed: Any = response.text
         if content_type == "application/json" and response.content:
             parsed = response.json()
-        return RestAnswer(response.status_code, parsed, content_type)
+        kept = {name: response.headers[name] for name in _ERROR_HEADERS if name in response.headers}
+        return RestAnswer(response.status_code, parsed, content_type, kept)
 
     async def call(self, caller: Caller, method: str, path: str, **kwargs: Any) -> RestAnswer:
         """Like `request`, but a non-2xx answer raises `RestFailure`."""
@@ -134,7 +141,7 @@ class RestBridge:
 def failure_of(answer: RestAnswer, request_id: str) -> RestFailure:
     body = answer.body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return RestFailure(answer.status, body["error"])
+        return RestFailure(answer.status, body["error"], answer.error_headers)
     # Every REST error uses the envelope; this only guards against a proxy-style plain answer.
     return RestFailure(answer.status, {"code": "internal_error" if answer.status >= 500 else "bad_request",
                                        "message": str(body)[:500], "request_id": request_id, "details": {}})

@@ -36,7 +36,10 @@ async def trained_handle(connect, owner, namespace, worker) -> str:
         assert started.structured_content["run_id"].startswith("run_")
         again = await client.call_tool("train", {"handle": handle, "effort": "low"})
         model = await _wait_until_settled(client, handle)
-    assert again.is_error and again.structured_content["error"]["code"] in {"run_exists", "model_busy"}
+    error = again.structured_content["error"]
+    # Same inputs as the open run: REST's idempotency answer, its X-Run-Id header kept.
+    assert again.is_error and (error["status"], error["code"]) == (409, "run_exists")
+    assert error["headers"]["x-run-id"] == started.structured_content["run_id"]
     assert model["state"] == "ready", model["last_operation"]
     assert model["last_operation"]["status"] == "succeeded"
     return handle
@@ -95,3 +98,33 @@ async def test_versions_through_mcp(connect, make_key, owner, namespace, trained
     assert not scored.is_error
     assert feedback.structured_content["error"]["code"] == "forbidden"
     assert retrain.structured_content["error"]["code"] == "forbidden"
+
+
+async def test_discovery_and_synthesis_through_mcp(connect, owner, namespace, worker, rest):
+    handle = f"{namespace}.drafty"
+    async with connect(owner) as client:
+        await client.call_tool("create_model", {"handle": handle})
+        await client.call_tool("add_traits", {"handle": handle, "traits": TRAITS})
+        await client.call_tool("add_samples", {"handle": handle, "samples": sample_rows(["clarity", "warmth"])})
+        synth = await client.call_tool("synthesize_samples", {"handle": handle, "synth_type": "from_traits",
+                                                              "effort": "low"})
+        assert synth.structured_content["state"] == "busy", synth.content
+        after_synth = await _wait_until_settled(client, handle)
+        discover = await client.call_tool("discover_traits", {"handle": handle, "effort": "low"})
+        assert discover.structured_content["state"] == "busy", discover.content
+        after_discover = await _wait_until_settled(client, handle)
+        traits = (await client.call_tool("list_traits", {"handle": handle})).structured_content["traits"]
+
+    assert (after_synth["state"], after_synth["last_operation"]["kind"]) == ("draft", "synthesize")
+    assert (after_discover["state"], after_discover["last_operation"]["status"]) == ("draft", "succeeded")
+    samples = (await rest.get(f"/v1/models/{handle}/samples", params={"limit": 500},
+                              headers=owner["headers"])).json()["items"]
+    assert any(s["provenance"] == "synthesized" for s in samples)
+    assert any(t["kind"] == "intrinsic" for t in traits)
+
+
+async def test_extract_refuses_a_loopback_address(connect, owner):
+    async with connect(owner) as client:
+        result = await client.call_tool("extract", {"url": "http://127.0.0.1:9/private"})
+    error = result.structured_content["error"]
+    assert result.is_error and (error["status"], error["code"]) == (422, "fetch_failed")
