@@ -5,7 +5,10 @@ feature rows x:
 - ``diffcos``: r = cos(x, c⁺) − cos(x, c⁻) = x·(ĉ⁺ − ĉ⁻) (offset 0: r = 0 is "equally close").
 - ``axis``: projection on the unit axis û = (c⁺ − c⁻)/|c⁺ − c⁻|, origin at the poles' midpoint.
 - ``whitened``: w ∝ (S_w + λ·tr(S_w)/D·I)⁻¹ (c⁺ − c⁻), unit length, origin at the midpoint;
-  S_w = ½Cov⁺ + ½Cov⁻ (pole-balanced within-pole covariance). λ = None means ∞, i.e. ``axis``.
+  S_w is the within-pole scatter (each sample around its own pole's mean) pooled by sample weight.
+  The axis stays balanced through c⁺ and c⁻; the covariance is a nuisance estimate where more data
+  helps, and pooling measured better than ½Cov⁺ + ½Cov⁻ on VADER (most under 9:1 imbalance, e.g.
+  movie 0.764 vs 0.747 AUC). λ = None means ∞, i.e. ``axis``.
 - ``frozen``: a given unit direction (from discovery) that is never rotated; only the origin (the
   poles' midpoint) and the calibration are fitted.
 
@@ -68,14 +71,16 @@ class PoleStats:
     def whitening_basis(self) -> tuple[np.ndarray, np.ndarray, float]:
         """(V, eigenvalues, trace) of S_w restricted to its row space; computed once per stats."""
         if self._basis is None:
-            blocks = []
-            for rows, weights, centre in ((self.pos_rows, self.pos_w, self.c_pos), (self.neg_rows, self.neg_w, self.c_neg)):
-                scale = np.sqrt(0.5 * weights / weights.sum())
-                blocks.append((rows - centre) * scale[:, None])
-            z = np.vstack(blocks)  # S_w = zᵀz
+            total = self.pos_w.sum() + self.neg_w.sum()
+            z = np.vstack([(self.pos_rows - self.c_pos) * np.sqrt(self.pos_w / total)[:, None],
+                           (self.neg_rows - self.c_neg) * np.sqrt(self.neg_w / total)[:, None]])  # S_w = zᵀz
             if z.shape[0] < z.shape[1]:
-                _, s, vt = np.linalg.svd(z, full_matrices=False)
-                vectors, values = vt.T, s * s
+                # Fewer samples than dimensions: eigen-decompose the small Gram matrix z zᵀ and map
+                # its eigenvectors to feature space (much cheaper than an SVD of z).
+                gram_values, u = np.linalg.eigh(z @ z.T)
+                keep = gram_values > max(float(gram_values[-1]), 0.0) * 1e-12
+                values = gram_values[keep]
+                vectors = (z.T @ u[:, keep]) / np.sqrt(values)
             else:
                 values, vectors = np.linalg.eigh(z.T @ z)
                 values = np.clip(values, 0.0, None)
@@ -159,17 +164,10 @@ def concordance(scores: np.ndarray, q: np.ndarray) -> float:
     if n_pos == 0 or n_neg == 0:
         return 0.5
     values = np.concatenate([scores[pos], scores[neg]])
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(values.size, dtype=np.float64)
-    sorted_values = values[order]
-    # Average ranks over ties (1-based).
-    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [values.size]])
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
-    rank_sum = float(ranks[:n_pos].sum())
-    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    ordered = np.sort(values, kind="stable")
+    # Average 1-based rank of each value over its ties.
+    ranks = (np.searchsorted(ordered, values[:n_pos], "left") + np.searchsorted(ordered, values[:n_pos], "right") + 1) / 2.0
+    return (float(ranks.sum()) - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
 def fold_count(q: np.ndarray, max_folds: int = 5) -> int:

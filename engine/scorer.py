@@ -116,6 +116,29 @@ class Scorer:
         vectors = self.embedder.embed_many([w.text for w in windows]).astype(np.float64)
         return self._card([w.text for w in windows], vectors, sum(w.tokens for w in windows), selected)
 
+    def probabilities(self, vectors: np.ndarray, texts: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Universal probability per trait for many single-window documents given their embeddings.
+
+        The batch path for evaluation (benchmarks, offline checks): same maths as ``score`` for texts
+        that fit one window, without segmentation or card rules. ``texts`` is needed only when a
+        trait uses the TF-IDF block.
+        """
+        vectors = np.asarray(vectors, dtype=np.float64)
+        centred = _unit_rows(vectors - self._mu)
+        block = None
+        if any(t.tfidf for t in self._traits):
+            if texts is None:
+                raise EngineError("this snapshot has TF-IDF traits: pass the texts too")
+            block = tfidf_vectors(texts, self._idf)
+        out = {}
+        for trait in self._traits:
+            rows = centred if trait.centre else vectors
+            if trait.tfidf:
+                rows = _unit_rows(np.hstack([rows, self._tfidf_weight * block]))
+            raw = np.sum(rows * trait.w, axis=1) - trait.offset
+            out[trait.key] = np.array([sigmoid(trait.a * float(r) + trait.b) for r in raw])
+        return out
+
     def _card(self, texts: list[str], vectors: np.ndarray, input_tokens: int, selected: list[_Trait]) -> dict:
         centred = _unit_rows(vectors - self._mu)
         document = vectors[0] if len(texts) == 1 else _unit(vectors.mean(axis=0))

@@ -119,14 +119,14 @@ def test_axis_is_zero_at_the_poles_midpoint():
 def test_whitened_direction_solves_the_regularised_system(n_per_pole, lam):
     rng = np.random.default_rng(5)
     d = 10
-    x = np.vstack([unit_rows(rng, n_per_pole, d, shift=0.5), unit_rows(rng, n_per_pole, d, shift=-0.5)])
-    q = np.array([0.9] * n_per_pole + [0.2] * n_per_pole)
+    x = np.vstack([unit_rows(rng, n_per_pole, d, shift=0.5), unit_rows(rng, n_per_pole + 2, d, shift=-0.5)])
+    q = np.array([0.9] * n_per_pole + [0.2] * (n_per_pole + 2))
     stats = pole_stats(x, q)
-    cov = []
+    scatter = []
     for rows, weights, centre in ((stats.pos_rows, stats.pos_w, stats.c_pos), (stats.neg_rows, stats.neg_w, stats.c_neg)):
         centred = rows - centre
-        cov.append((centred * weights[:, None]).T @ centred / weights.sum())
-    s_w = 0.5 * cov[0] + 0.5 * cov[1]
+        scatter.append((centred * weights[:, None]).T @ centred)
+    s_w = (scatter[0] + scatter[1]) / (stats.pos_w.sum() + stats.neg_w.sum())
     expected = np.linalg.solve(s_w + lam * np.trace(s_w) / d * np.eye(d), stats.c_pos - stats.c_neg)
     w, _ = direction(stats, "whitened", lam)
     np.testing.assert_allclose(w, expected / np.linalg.norm(expected), atol=1e-9)

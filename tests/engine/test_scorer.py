@@ -152,3 +152,13 @@ def test_embed_with_cache_returns_cached_vectors_in_order():
     embedder.embedded = 0
     embed_with_cache(embedder, ["e f"], cache)  # evicts the least recently used entry
     assert len(cache) == 2 and cache.get_many("hashing", [__import__("engine.cache").cache.text_hash("a b")]) == {}
+
+
+def test_batch_probabilities_match_single_scores(hashing):
+    samples = polar_samples("tone", 15, 15)
+    snapshot = train_model([TraitSpec("tone", "Tone")], samples, hashing, "max").snapshot
+    scorer = Scorer(snapshot, hashing)
+    texts = [POSITIVE, NEGATIVE, "a table by the window"]
+    batch = scorer.probabilities(hashing.embed_many(texts), texts)["tone"]
+    from engine.card import universal_score
+    assert [universal_score(p) for p in batch] == [scorer.score(t)["scores"]["tone"] for t in texts]
