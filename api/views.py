@@ -36,6 +36,9 @@ async def model_details(session: AsyncSession, temporal: TemporalGateway | None,
     tags = await catalog.tags_by_version(session, active_ids)
     details = []
     for model in models:
+        # First: reading the operation may reconcile a run closed from outside and move the model
+        # out of busy, and everything below must show the reconciled state.
+        operation = await last_operation(session, temporal, model)
         active = model.active_version_id if model.active_version_id in numbers else None
         details.append({
             "handle": model.handle,
@@ -48,7 +51,7 @@ async def model_details(session: AsyncSession, temporal: TemporalGateway | None,
             "version_no": numbers.get(active) if active is not None else None,
             "version_tags": tags.get(active, []) if active is not None else [],
             "zero_data_retention": bool(model.zero_data_retention),
-            "last_operation": await last_operation(session, temporal, model),
+            "last_operation": operation,
             "max_depth": model.max_depth,
             "version_retention_policy": model.version_retention_policy,
             "additional_terms": model.additional_terms,

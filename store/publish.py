@@ -4,8 +4,6 @@ A fitted snapshot can be megabytes, so it never travels through Temporal: the fi
 it here keyed by run id and the publish activity turns it into a version in ONE transaction.
 
 Decisions (SPEC is silent):
-- ``StagedFit`` lives here rather than in ``store.tables`` because only this module uses it; it
-  shares the same metadata and has its own migration (0002).
 - ``max_sample_id`` of a version is the highest sample id the fit read; feedback samples above every
   version's watermark count as buffered for the background retrain.
 - Pruning runs after each new version; "first of each calendar month" is judged in UTC.
@@ -17,26 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, delete, func, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from store.operations import OPEN_STATUSES, purge_samples, utcnow
-from store.tables import Base, BigId, Model, Operation, UTCDateTime, Version, VersionTag
+from store.tables import Model, Operation, StagedFit, Version, VersionTag
 
 DEFAULT_KEEP_UNNAMED = 100
 DEFAULT_KEEP_FIRST_OF_MONTH = True
-
-
-class StagedFit(Base):
-    __tablename__ = "staged_fits"
-    run_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
-    param_hash: Mapped[str] = mapped_column(String(64))
-    sample_count: Mapped[int] = mapped_column(Integer)
-    max_sample_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
-    metrics: Mapped[dict] = mapped_column(JSON)
-    snapshot: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PublishRefused(Exception):

@@ -191,3 +191,17 @@ class CachedEmbedding(Base):
     embedder_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     text_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StagedFit(Base):
+    """A fitted snapshot waiting to be published; it never travels through Temporal."""
+
+    __tablename__ = "staged_fits"
+    run_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    param_hash: Mapped[str] = mapped_column(String(64))
+    sample_count: Mapped[int] = mapped_column(Integer)
+    max_sample_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    metrics: Mapped[dict] = mapped_column(JSON)
+    snapshot: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
 from settings import Settings, temporal_cli_path
+from tests.lifespan import serving
 from store.db import is_sqlite, make_async_engine, make_sessionmaker, make_sync_engine
 from store.migrate import upgrade
 from workflows import search_attributes
@@ -72,7 +73,7 @@ async def app(settings, temporal_env):
     from api.app import create_app
 
     application = create_app(settings, temporal_client=temporal_env.client)
-    async with application.router.lifespan_context(application):
+    async with serving(application):
         yield application
 
 

@@ -9,6 +9,8 @@ import threading
 import httpx
 import pytest
 
+from tests.lifespan import serving
+
 ARTICLE_TEXT = (
     "Clear writing respects the reader. Every sentence in a good explanation carries one idea, "
     "uses familiar words, and leads naturally to the next. Short paragraphs give the eye a place "
@@ -107,7 +109,7 @@ async def fetching_http(settings, temporal_env, local_site):
 
     allowed = settings.model_copy(update={"fetch_allow": local_site.allow_entry})
     application = create_app(allowed, temporal_client=temporal_env.client)
-    async with application.router.lifespan_context(application):
+    async with serving(application):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://assay.test", timeout=30) as client:
             yield client
