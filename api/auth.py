@@ -58,7 +58,7 @@ async def principal_from_request(request: Request) -> Principal:
         raise unauthorized("The API key is unknown or revoked.")
     limiter = request.app.state.rate_limiter
     if limiter is not None:
-        await limiter.check(record.id)
+        await limiter.check(record.prefix)
     settings = request.app.state.settings
     return Principal(
         key_id=record.id,

@@ -45,8 +45,9 @@ class KeyRateLimiter:
             storage = MemoryStorage()
         self.limiter = MovingWindowRateLimiter(storage)
 
-    async def check(self, key_id: int) -> None:
-        identity = f"key:{key_id}"
+    async def check(self, key_prefix: str) -> None:
+        # The key's random public prefix, not its row id: deployments sharing one Redis never collide.
+        identity = f"key:{key_prefix}"
         if await self.limiter.hit(self.item, identity):
             return
         stats = await self.limiter.get_window_stats(self.item, identity)
