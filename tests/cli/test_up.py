@@ -172,3 +172,21 @@ def test_part_that_dies_during_startup_is_reported_and_the_rest_stopped(data_dir
     assert "worker-1" in result.stderr and "status 3" in result.stderr
     assert "boom-1234" in result.stderr
     assert stack_processes(data_dir) == set()
+
+
+def test_part_that_dies_later_stops_the_stack_with_an_error(data_dir):
+    stack = RunningStack(data_dir, "--workers", "0")
+    try:
+        stack.wait_until_up()
+        api_pids = [pid for pid in stack_processes(data_dir)
+                    if b"uvicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert api_pids
+        os.kill(min(api_pids), signal.SIGKILL)
+
+        exit_code = stack.process.wait(timeout=STOP_WAIT)
+
+        assert exit_code == 1
+        assert "api (pid" in stack.output() and "Stopping the other parts" in stack.output()
+        assert stack_processes(data_dir) == set()
+    finally:
+        stack.kill()
