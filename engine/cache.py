@@ -17,7 +17,6 @@ import numpy as np
 
 from engine.embedders.base import l2_normalise
 
-WINDOW_TOKENS = 256
 
 
 def text_hash(text: str) -> str:
@@ -66,11 +65,16 @@ class MemoryEmbeddingCache:
 
 
 def embed_document(embedder, text: str) -> np.ndarray:
-    """A sample's training embedding: one window → its vector; several → normalised window mean."""
-    windows = embedder.split_windows(text, WINDOW_TOKENS)
-    if len(windows) <= 1:
-        return embedder.embed(text)
-    vectors = embedder.embed_many([window for window, _ in windows]).astype(np.float64)
+    """A sample's training embedding: one window → its vector; several → normalised window mean.
+
+    The windows are exactly the ones scoring uses (``engine.segment``, 50 KB cut included).
+    """
+    from engine.segment import segment  # deferred: segment is a sibling module with its own imports
+
+    windows = segment(text, embedder)
+    if len(windows) == 1:
+        return embedder.embed(windows[0].text)
+    vectors = embedder.embed_many([w.text for w in windows]).astype(np.float64)
     return l2_normalise(vectors.mean(axis=0))
 
 

@@ -206,7 +206,7 @@ def _train(traits, samples, embedder, effort, cache, progress, configs) -> tuple
 
         plan = plans[trait.key]
 
-        def on_configs_done(count: int, key=trait.key, size=len(plan.grid) * plan.repeats) -> None:
+        def on_configs_done(count: int, key=trait.key) -> None:
             nonlocal done
             done += count
             if progress is not None:

@@ -162,3 +162,15 @@ def test_batch_probabilities_match_single_scores(hashing):
     batch = scorer.probabilities(hashing.embed_many(texts), texts)["tone"]
     from engine.card import universal_score
     assert [universal_score(p) for p in batch] == [scorer.score(t)["scores"]["tone"] for t in texts]
+
+
+def test_long_samples_train_on_the_mean_of_their_windows(hashing):
+    from engine.cache import embed_document
+    from engine.segment import segment
+
+    long = " ".join([POSITIVE] * 40 + [NEGATIVE] * 40)
+    windows = segment(long, hashing)
+    assert len(windows) > 1
+    expected = hashing.embed_many([w.text for w in windows]).astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(embed_document(hashing, long), expected / np.linalg.norm(expected), atol=1e-6)
+    assert embed_document(hashing, POSITIVE).tobytes() == hashing.embed(POSITIVE).tobytes()
