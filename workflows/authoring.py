@@ -12,26 +12,22 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.authoring import AuthoringActivities
     from activities.lifecycle import LifecycleActivities
-    from workflows.common import BOOKKEEPING, LONG_WORK, ProgressState
+    from workflows.common import BOOKKEEPING, LONG_WORK, ProgressReporting
     from workflows.train import finalize_failure
     from workflows.types import (
         AuthoringInput,
         OperationInput,
         OperationResult,
         Progress,
-        ProgressReport,
         RunRef,
     )
 
 
-class _DraftOperation:
+class _DraftOperation(ProgressReporting):
     """Shared shape: mark running → one long activity (which also closes the run) → done."""
 
     activity = None  # set by subclasses
     phase = ""
-
-    def __init__(self) -> None:
-        self._state = ProgressState()
 
     async def _run(self, inp: OperationInput) -> OperationResult:
         self._state.handle = inp.handle
@@ -59,14 +55,6 @@ class DiscoverWorkflow(_DraftOperation):
     activity = AuthoringActivities.discover_traits
     phase = "discover"
 
-    @workflow.query
-    def progress(self) -> Progress:
-        return self._state.progress
-
-    @workflow.signal
-    def report_progress(self, report: ProgressReport) -> None:
-        self._state.apply(report)
-
     @workflow.run
     async def run(self, inp: OperationInput) -> OperationResult:
         return await self._run(inp)
@@ -76,14 +64,6 @@ class DiscoverWorkflow(_DraftOperation):
 class SynthesizeWorkflow(_DraftOperation):
     activity = AuthoringActivities.synthesize_samples
     phase = "synthesize"
-
-    @workflow.query
-    def progress(self) -> Progress:
-        return self._state.progress
-
-    @workflow.signal
-    def report_progress(self, report: ProgressReport) -> None:
-        self._state.apply(report)
 
     @workflow.run
     async def run(self, inp: OperationInput) -> OperationResult:

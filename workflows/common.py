@@ -81,6 +81,25 @@ def failure_code(exc: BaseException) -> tuple[str, str]:
     return "internal_error", "The run failed because of an internal error."
 
 
+class ProgressReporting:
+    """Base for every run that shows progress: the `progress` query and the signal that feeds it.
+
+    The SDK collects signal and query handlers from base classes too, so each workflow class only
+    declares its own `run`.
+    """
+
+    def __init__(self) -> None:
+        self._state = ProgressState()
+
+    @workflow.query
+    def progress(self) -> Progress:
+        return self._state.progress
+
+    @workflow.signal
+    def report_progress(self, report: ProgressReport) -> None:
+        self._state.apply(report)
+
+
 class ProgressState:
     """The live progress of a run: updated by signals from activities, read by the query."""
 

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.common import (
         BOOKKEEPING,
         LONG_WORK,
-        ProgressState,
+        ProgressReporting,
         failure_code,
         is_cancellation,
     )
@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         OperationInput,
         OperationResult,
         Progress,
-        ProgressReport,
         RunRef,
     )
 
@@ -49,18 +48,7 @@ async def finalize_failure(inp: OperationInput, exc: BaseException) -> Applicati
 
 
 @workflow.defn
-class TrainWorkflow:
-    def __init__(self) -> None:
-        self._state = ProgressState()
-
-    @workflow.query
-    def progress(self) -> Progress:
-        return self._state.progress
-
-    @workflow.signal
-    def report_progress(self, report: ProgressReport) -> None:
-        self._state.apply(report)
-
+class TrainWorkflow(ProgressReporting):
     @workflow.run
     async def run(self, inp: OperationInput) -> OperationResult:
         self._state.handle = inp.handle
