@@ -43,6 +43,8 @@ SUPPORT_CAP = 1000
 SUPPORT_PERCENTILE = 95.0
 
 Progress = Callable[[int, int, str], None]
+# Progress messages of the embedding phase start with this; search messages start with "trait ".
+EMBEDDING_MESSAGE_PREFIX = "embedding"
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ def _train(traits, samples, embedder, effort, cache, progress, configs) -> tuple
         nonlocal embed_total
         embed_total = total
         if progress is not None:
-            progress(count, total + search_total, f"embedding samples {count}/{total}")
+            progress(count, total + search_total, f"{EMBEDDING_MESSAGE_PREFIX} samples {count}/{total}")
 
     raw = embed_with_cache(embedder, texts, cache, on_embedded=on_embedded).astype(np.float64)
     done = embed_total
