@@ -1,9 +1,10 @@
 """The `assay` command line.
 
-Commands: `up` (the embedded stack), `migrate`, `keys create|list|revoke`. Every command takes
-`--data-dir` (env ASSAY_DATA_DIR, default `.assay`), so `assay keys …` reaches the database of the
-`assay up` that owns the same data dir; ASSAY_DATABASE_URL overrides the database.
-`build`, `score` and `models` will join these as further subcommands.
+Operator commands: `up` (the embedded stack), `migrate`, `keys create|list|revoke`. Every command
+takes `--data-dir` (env ASSAY_DATA_DIR, default `.assay`), so `assay keys …` reaches the database of
+the `assay up` that owns the same data dir; ASSAY_DATABASE_URL overrides the database.
+Client commands: `build`, `score`, `models` talk to a running server over the REST API (`--url`,
+env ASSAY_URL) with `--key` / ASSAY_API_KEY, falling back to the dev key in the data dir.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import keys, up
+from cli import build, keys, models, score, up
 from cli.context import CliError, default_data_dir, display_url, ensure_schema, load_settings, note
 
 
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=migrate_command)
 
     keys.add_parser(commands, common)
+    build.add_parser(commands, common)
+    score.add_parser(commands, common)
+    models.add_parser(commands, common)
     return parser
 
 
@@ -43,7 +47,16 @@ def migrate_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse cannot take a multi-word positional after an option (`score h --json some text`); a
+    # command that wants the leftover words names the attribute they belong to.
+    collect = getattr(args, "collect_extra", None)
+    unknown_options = [word for word in extra if word.startswith("-") and word != "-"]
+    if extra and (collect is None or unknown_options):
+        parser.error(f"unrecognized arguments: {' '.join(unknown_options or extra)}")
+    if extra:
+        setattr(args, collect, [*getattr(args, collect), *extra])
     # Not an argparse default: parsers share the --data-dir action, so a default set on one would
     # overwrite a value given at another level.
     if getattr(args, "data_dir", None) is None:

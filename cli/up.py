@@ -12,6 +12,8 @@ Decisions where SPEC is silent:
   share one SQLite file.
 - The dev key is printed on every start, not only the first: it lives in a file next to the data
   anyway and this is a development stack.
+- Once everything is healthy and the banner is out, the example catalog is seeded in a background
+  thread (`cli/catalog.py`); `--no-examples` turns that off.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cli import probes
+from cli.catalog import CatalogSeeder
 from cli.context import CliError, display_url, ensure_schema, load_settings, note
 from cli.devkey import DEV_NAMESPACE, dev_key_path, ensure_dev_key
 from cli.processes import Child, stop_in_order
@@ -54,6 +57,7 @@ class StackOptions:
     api_workers: int
     startup_timeout: float
     stop_grace: float
+    seed_examples: bool = True
 
     @property
     def client_host(self) -> str:
@@ -81,6 +85,8 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
                     help="seconds to wait for every part to become healthy")
     up.add_argument("--stop-grace", type=float, default=30.0,
                     help="seconds each part gets to stop before it is killed (workers finish running tasks)")
+    up.add_argument("--no-examples", dest="seed_examples", action="store_false",
+                    help="do not build the example models into the public catalog")
     up.set_defaults(handler=up_command)
 
 
@@ -99,7 +105,7 @@ def up_command(args: argparse.Namespace) -> int:
     options = StackOptions(
         host=args.host, api_port=args.api_port, temporal_port=args.temporal_port, ui_port=args.ui_port,
         workers=args.workers, api_workers=args.api_workers, startup_timeout=args.startup_timeout,
-        stop_grace=args.stop_grace,
+        stop_grace=args.stop_grace, seed_examples=args.seed_examples,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock_data_dir(settings.data_dir)
@@ -149,6 +155,7 @@ class Stack:
         self.temporal: Child | None = None
         self.workers: list[Child] = []
         self.api: Child | None = None
+        self.catalog: CatalogSeeder | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -164,6 +171,9 @@ class Stack:
                 note(f"assay up failed: {failure}")
                 return 1
             self._print_banner(secret)
+            if self.options.seed_examples:
+                self.catalog = CatalogSeeder(self.settings, self.options.api_url)
+                self.catalog.start()
             return self._supervise()
         finally:
             self._stop_all()
@@ -212,6 +222,8 @@ class Stack:
         return 0
 
     def _stop_all(self) -> None:
+        if self.catalog is not None:
+            self.catalog.stop()
         groups = [[self.api] if self.api else [], self.workers, [self.temporal] if self.temporal else []]
         stop_in_order([group for group in groups if group])
 

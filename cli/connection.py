@@ -1,0 +1,54 @@
+"""How the client commands (`build`, `score`, `models`) reach a server: the URL, the key, and what an
+API error looks like on the terminal.
+
+Decisions where the spec is silent:
+- The key is looked up in order: `--key`, env ASSAY_API_KEY, then `<data-dir>/dev-key` (written by
+  `assay up`), so on a development machine the commands work with no setup at all.
+- A server error prints `assay: <code>: <message>` on stderr and exits 1; branch on the code, which
+  is the error envelope's stable code (`connection_failed` / `timeout` when nothing answered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from cli.context import CliError
+from cli.devkey import DEV_KEY_FILE
+from client import AssayClient, AssayError
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+REQUEST_TIMEOUT = 60.0
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=None, metavar="URL",
+                        help=f"the Assay server (env ASSAY_URL, default {DEFAULT_URL})")
+    parser.add_argument("--key", default=None, metavar="SECRET",
+                        help="API key (env ASSAY_API_KEY; falls back to <data-dir>/dev-key)")
+
+
+def server_url(args: argparse.Namespace) -> str:
+    return args.url or os.environ.get("ASSAY_URL") or DEFAULT_URL
+
+
+def api_key(args: argparse.Namespace) -> str:
+    key = args.key or os.environ.get("ASSAY_API_KEY")
+    if key:
+        return key.strip()
+    dev_key = Path(args.data_dir).expanduser() / DEV_KEY_FILE
+    if dev_key.is_file():
+        return dev_key.read_text().strip()
+    raise CliError(f"no API key: pass --key, set ASSAY_API_KEY, or run `assay up` (it writes {dev_key})")
+
+
+def open_client(args: argparse.Namespace) -> AssayClient:
+    return AssayClient(server_url(args), api_key(args), timeout=REQUEST_TIMEOUT)
+
+
+def report_api_error(error: AssayError) -> int:
+    """Prints the envelope's code and message; the exit status for a failed call."""
+    print(f"assay: {error.code}: {error.message}", file=sys.stderr, flush=True)
+    return 1
