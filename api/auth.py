@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError, forbidden, not_found
 from store import keys as key_store
@@ -47,13 +48,12 @@ def unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def principal_from_request(request: Request) -> Principal:
+async def principal_from_request(request: Request, session: AsyncSession) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
-    async with request.app.state.sessionmaker() as session:
-        record = await key_store.verify(session, token.strip())
+    record = await key_store.verify(session, token.strip())
     if record is None:
         raise unauthorized("The API key is unknown or revoked.")
     limiter = request.app.state.rate_limiter

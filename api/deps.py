@@ -12,7 +12,8 @@ from api.temporal import TemporalGateway
 from settings import Settings
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Every dependency is async: a plain `def` would cost a thread-pool hop on each request.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -21,11 +22,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_temporal(request: Request) -> TemporalGateway:
+async def get_temporal(request: Request) -> TemporalGateway:
     return request.app.state.temporal
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
-KeyDep = Annotated[Principal, Depends(principal_from_request)]
+
+
+async def get_principal(request: Request, session: SessionDep) -> Principal:
+    """The caller's key, checked on the request's own session (no second connection)."""
+    principal = await principal_from_request(request, session)
+    # End the read transaction: on SQLite a handler that later writes must not start from an old
+    # read snapshot (that fails at once with "database is locked" instead of waiting its turn).
+    await session.rollback()
+    return principal
+
+
+KeyDep = Annotated[Principal, Depends(get_principal)]

@@ -101,13 +101,18 @@ async def verify(session: AsyncSession, token: str) -> KeyRecord | None:
     parts = split_secret(token)
     if parts is None:
         return None
-    row = await session.scalar(select(ApiKey).where(ApiKey.prefix == parts[0]))
+    # One round trip: the key row with each of its namespaces (every key owns at least one).
+    rows = (await session.execute(
+        select(ApiKey, KeyNamespace.namespace)
+        .outerjoin(KeyNamespace, KeyNamespace.key_id == ApiKey.id)
+        .where(ApiKey.prefix == parts[0])
+    )).all()
+    row = rows[0][0] if rows else None
     # Compare hashes in constant time even when the prefix is unknown.
     expected = row.secret_hash if row is not None else "0" * 64
     if not hmac.compare_digest(expected, hash_secret(token)) or row is None or row.revoked_at:
         return None
-    names = (await session.scalars(select(KeyNamespace.namespace).where(KeyNamespace.key_id == row.id))).all()
-    return _record(row, list(names))
+    return _record(row, [name for _, name in rows if name is not None])
 
 
 async def list_keys(session: AsyncSession) -> list[KeyRecord]:
