@@ -8,12 +8,12 @@ from fastapi import FastAPI, Response
 from sqlalchemy import func, select
 from temporalio.client import Client
 
-from api.errors import install_error_handlers
+from api.errors import API_ERRORS, HEALTH_ERRORS, install_error_handlers
 from api.mcp import mount_mcp
 from api.middleware import RequestContextMiddleware
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
 from api.ratelimit import KeyRateLimiter
-from api.routers import ROUTERS
+from api.routers import ROUTERS, health
 from api.temporal import TemporalGateway
 from settings import Settings, get_settings
 from store.db import make_async_engine, make_sessionmaker
@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.state.settings = settings
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router, prefix="/v1")
+        # Every error answer is documented with the envelope, so the schema matches what is sent.
+        app.include_router(router, prefix="/v1", responses=HEALTH_ERRORS if router is health.router else API_ERRORS)
     app.state.mcp = mount_mcp(app)
 
     @app.get("/metrics", include_in_schema=False)

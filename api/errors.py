@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("assay.api")
@@ -30,6 +31,46 @@ class ApiError(Exception):
         self.message = message
         self.details = details or {}
         self.headers = headers or {}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(..., description="Machine-readable snake_case code; new codes may appear, none is renamed.",
+                      examples=["invalid_handle"])
+    message: str = Field(..., description="A sentence for people; do not parse it.")
+    request_id: str | None = Field(None, description="Same value as the `X-Request-Id` response header.",
+                                   examples=["req_01J9Z6ABCDXYZ"])
+    details: dict[str, Any] = Field(default_factory=dict, description="Extra facts for this code, or `{}`.")
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every non-2xx answer."""
+
+    error: ErrorDetail
+
+
+_ERROR_WHEN = {
+    400: "The body is not JSON, or a required body is empty.",
+    401: "The key is missing, unknown or revoked.",
+    403: "This key may not do this here: wrong scope, or not an owner of the namespace.",
+    404: "Nothing by that name is readable with this key.",
+    409: "The model's state does not allow this now (see the code).",
+    413: "The body is larger than the configured limit.",
+    422: "A field, handle, label or parameter is not acceptable.",
+    429: "Too many requests for this key; see `Retry-After`.",
+    500: "Something failed on our side; the body carries no trace of it.",
+    503: "The database or Temporal could not be reached.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error statuses, all answered with the envelope."""
+    return {status: {"model": ErrorEnvelope, "description": _ERROR_WHEN[status]} for status in statuses}
+
+
+# What any keyed /v1 route can answer besides its success (the middleware alone can give 413 and 429).
+API_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500, 503)
+# The keyless liveness probe.
+HEALTH_ERRORS = error_responses(500, 503)
 
 
 def not_found(what: str = "resource") -> ApiError:

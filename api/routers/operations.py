@@ -24,7 +24,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import KeyDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import ApiError
+from api.errors import ApiError, ErrorEnvelope
 from api.lookup import load_model_for_write
 from api.operations import start_run
 from api.schemas.operations import DiscoverRequest, SynthesizeRequest, TrainRequest, TrainResponse
@@ -36,7 +36,7 @@ from workflows.types import DISCOVER, RETUNE, SYNTHESIZE, TRAIN, OperationInput
 router = APIRouter(tags=["operations"])
 
 DEFAULT_EFFORT = "high"
-_ERRORS = {status: {"description": text} for status, text in (
+_ERRORS = {status: {"model": ErrorEnvelope, "description": text} for status, text in (
     (401, "No valid key."), (403, "The key does not own the model or lacks the authoring scope."),
     (404, "No such model readable by this key."),
     (409, "Archived, busy, not a draft, or the same run already exists (see `X-Run-Id`)."),

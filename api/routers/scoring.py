@@ -111,8 +111,9 @@ def _with_metadata(card: dict, request: Request, version_label: str, sample_ids:
     responses=_TEXT_VIEW,
     summary="Score a text",
     openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/ScoreRequest"}},
-        "text/plain": {"schema": {"type": "string", "description": "The text (or a lone URL) to score."}},
+        "application/json": {"schema": ScoreRequest.model_json_schema()},
+        "text/plain": {"schema": {"type": "string", "pattern": r"\S",
+                                  "description": "The text (or a lone URL) to score; blank is refused."}},
     }}},
 )
 async def score(handle: str, request: Request, principal: KeyDep, session: SessionDep,
@@ -141,7 +142,7 @@ async def score(handle: str, request: Request, principal: KeyDep, session: Sessi
 @router.post("/models/{handle}/compare", response_model=CompareResponse, responses=_TEXT_VIEW,
              summary="Compare two texts",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"$ref": "#/components/schemas/CompareRequest"}}}}})
+                 "application/json": {"schema": CompareRequest.model_json_schema()}}}})
 async def compare(handle: str, request: Request, principal: KeyDep, session: SessionDep,
                   settings: SettingsDep):
     """Score a baseline `a` and a candidate `b` with the same version and report the differences."""
