@@ -118,7 +118,7 @@ async def activate_version(handle: str, body: VersionActivateRequest, principal:
 
 
 @router.post("/models/{handle}/versions/{name}", status_code=201, response_model=VersionTagResponse,
-             summary="Tag the active version")
+             summary="Name the active version with a tag")
 async def tag_version(handle: str, name: str, principal: KeyDep, session: SessionDep):
     """Names the active version; an existing tag of that name moves to it."""
     _check_tag_name(name)
