@@ -174,6 +174,7 @@ class CatalogSeeder:
             current = None
         if current is not None and current["state"] == "ready":
             log(f"{handle} is already ready (v{current['version_no']}); left alone.")
+            self.announce(f"Example {handle} is ready (v{current['version_no']}, trained on an earlier start).")
             return
         started = time.monotonic()
         builder = Builder(client, handle, spec, _LogReporter(log, stream, self.stop_event),

@@ -35,14 +35,17 @@ class ProgressBar:
         self.last_line = ""
         self.last_key: tuple | None = None
         self.last_fraction = -1.0
+        self.shown = False  # a run is on screen and has not been closed yet
 
     def update(self, model: dict[str, Any]) -> None:
-        """Called with every polled ModelDetail while the model is busy."""
+        """Called with every polled ModelDetail, busy or settled."""
         operation = model.get("last_operation") or {}
         if model.get("state") != "busy" or operation.get("status") not in ("queued", "running"):
+            self._close(operation)
             return
         progress = operation.get("progress")
         line = render_bar(operation.get("kind") or "run", progress)
+        self.shown = True
         if self.live:
             padding = " " * max(0, len(self.last_line) - len(line))
             self.stream.write("\r" + line + padding)
@@ -55,6 +58,22 @@ class ProgressBar:
         if key != self.last_key or fraction - self.last_fraction >= LOG_STEP:
             print(line, file=self.stream, flush=True)
             self.last_key, self.last_fraction = key, fraction
+
+    def _close(self, operation: dict[str, Any]) -> None:
+        """A run this bar was showing has ended: draw it complete, or stopped where it was."""
+        if not self.shown or operation.get("kind") is None:
+            return
+        self.shown, self.last_key, self.last_fraction = False, None, -1.0
+        if operation.get("status") == "succeeded":
+            line = render_bar(operation["kind"], {"phase": "done", "fraction": 1.0})
+        else:
+            line = f"{operation['kind']:<8} {operation.get('status', 'ended')}"
+        if self.live:
+            padding = " " * max(0, len(self.last_line) - len(line))
+            self.stream.write("\r" + line + padding)
+            self.last_line = line
+        else:
+            print(line, file=self.stream, flush=True)
 
     def finish(self) -> None:
         """Ends the in-place line so what follows starts on a fresh one."""
