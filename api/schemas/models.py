@@ -10,13 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 # Strict: a JSON string is never quietly turned into a number or a boolean.
 REQUEST_CONFIG = ConfigDict(extra="forbid", strict=True)
 
+# Integer settings are stored in 32-bit columns; a larger number must be a 422, not a database error.
+INT32_MAX = 2**31 - 1
+
 ModelState = Literal["draft", "busy", "ready", "failed", "archived"]
 
 
 class RetentionPolicy(BaseModel):
     model_config = REQUEST_CONFIG
 
-    keep_unnamed: int = Field(100, ge=0, description="How many of the newest untagged versions survive pruning.")
+    keep_unnamed: int = Field(100, ge=0, le=INT32_MAX, description="How many of the newest untagged versions survive pruning.")
     keep_first_of_month: bool = Field(
         True, description="Also keep the earliest version of every calendar month.")
 
@@ -29,7 +32,7 @@ class CreateModelRequest(BaseModel):
     description: str = Field("", description="Free text shown on the model card.")
     scoring_method: Literal["balanced_cosine"] = Field(
         "balanced_cosine", description="How traits are fitted. `balanced_cosine` is the one method on offer.")
-    max_depth: int = Field(1, ge=0, description="0 scores the first window of long content only; "
+    max_depth: int = Field(1, ge=0, le=INT32_MAX, description="0 scores the first window of long content only; "
                                                 "1 splits long content into windows.")
     kind: str = Field("scoring", description="Model family. Assay builds `scoring` models; "
                                              "anything else is refused with `unsupported_kind`.")
@@ -48,7 +51,7 @@ class UpdateModelRequest(BaseModel):
 
     description: str | None = Field(None, description="New free text; null leaves it as it is.")
     scoring_method: Literal["balanced_cosine"] | None = Field(None, description="Only `balanced_cosine` exists.")
-    max_depth: int | None = Field(None, ge=0, description="New long-content depth; null leaves it as it is.")
+    max_depth: int | None = Field(None, ge=0, le=INT32_MAX, description="New long-content depth; null leaves it as it is.")
     additional_terms: str | None = Field(None, description="New usage terms; null removes them.")
     upstream_sources: list[dict[str, Any]] | None = Field(None, description="New source list; null removes it.")
     readme_markdown: str | None = Field(None, description="New card notes; null removes them.")
