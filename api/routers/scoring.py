@@ -81,7 +81,8 @@ async def _parse(request: Request, schema: type[BaseModel], allow_text: bool) ->
             raise ApiError(400, "bad_request", "A text/plain body must be UTF-8.") from exc
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    # Nesting deeper than the interpreter's recursion limit is malformed input too, not a server fault.
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(400, "bad_request", "The request body is not valid JSON.") from exc
     try:
         parsed = schema.model_validate(data)
