@@ -27,5 +27,10 @@ test: install
 bench: install
 	$(BIN)/python -m bench.run_all
 
+# Sustained mixed load on `assay up` plus fault drills (restarts the local PostgreSQL once);
+# e.g. make soak SOAK_ARGS="--minutes 2 --database sqlite".
+soak: install
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
 clean:
 	rm -rf $(VENV) .assay
