@@ -91,16 +91,22 @@ async def last_operation(session: AsyncSession, temporal: TemporalGateway | None
 async def _live_progress(session: AsyncSession, temporal: TemporalGateway, model: Model,
                          op: Operation) -> dict | None:
     """Progress straight from the workflow; reconciles the run if Temporal says it is closed."""
+    if temporal.recently_unreachable:
+        return None  # the recorded progress, without waiting out another RPC bound
     try:
         client = await temporal.client()
         handle = client.get_workflow_handle(op.run_id)
         description = await asyncio.wait_for(handle.describe(rpc_timeout=temporal.rpc_timeout), _bound(temporal))
     except RPCError as exc:
+        if exc.status in _TEMPORAL_GONE:
+            temporal.note_unreachable()
         if exc.status == RPCStatusCode.NOT_FOUND and _older_than(op.started_at, LOST_RUN_GRACE):
             await reconcile(session, model, op, "failed", "run_lost", "Temporal has no record of this run.")
         return None
     except (ApiError, asyncio.TimeoutError, OSError):
+        temporal.note_unreachable()
         return None
+    temporal.note_reachable()
     if description.status == WorkflowExecutionStatus.RUNNING:
         try:
             progress = await asyncio.wait_for(
@@ -112,6 +118,9 @@ async def _live_progress(session: AsyncSession, temporal: TemporalGateway, model
     if closed is not None:
         await reconcile(session, model, op, *closed)
     return None
+
+
+_TEMPORAL_GONE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 
 
 def _older_than(moment: datetime, age: timedelta) -> bool:
@@ -157,6 +166,9 @@ async def signal_retrain(temporal: TemporalGateway, settings: Settings, model: M
     """Tells the model's background retrain loop that feedback samples were stored (signal-with-start)."""
     if new_samples <= 0 or model.zero_data_retention or model.state == "archived":
         return  # ZDR disables background retraining (SPEC §1.9)
+    if temporal.recently_unreachable:
+        log.warning("retrain loop of %s not woken: Temporal was unreachable a moment ago", model.handle)
+        return
     try:
         client = await temporal.client()
         await asyncio.wait_for(
@@ -173,4 +185,7 @@ async def signal_retrain(temporal: TemporalGateway, settings: Settings, model: M
             _bound(temporal),
         )
     except Exception as exc:  # noqa: BLE001 — see the module docstring
+        if isinstance(exc, (ApiError, asyncio.TimeoutError, OSError)) or (
+                isinstance(exc, RPCError) and exc.status in _TEMPORAL_GONE):
+            temporal.note_unreachable()
         log.warning("could not wake the retrain loop of %s: %s", model.handle, type(exc).__name__)

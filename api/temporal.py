@@ -1,13 +1,22 @@
-"""The API's handle on Temporal: one lazily connected client, every call bounded in time."""
+"""The API's handle on Temporal: one lazily connected client, every call bounded in time.
+
+Decision (SPEC is silent): after a Temporal call fails for lack of Temporal (no connection, or the
+RPC bound ran out), reads that have a stored fallback (live progress) skip Temporal for
+`UNREACHABLE_HOLD` seconds. Without this, a page of models with open runs paid the full RPC bound
+once per model during an outage (8 open runs: ~20 s for one GET). Health and run starts always ask.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 from temporalio.client import Client
 
 from api.errors import ApiError
+
+UNREACHABLE_HOLD = 5.0
 
 
 class TemporalGateway:
@@ -19,6 +28,7 @@ class TemporalGateway:
         self.rpc_timeout = timedelta(seconds=rpc_timeout)
         self._client = client
         self._lock = asyncio.Lock()
+        self._unreachable_until = 0.0
 
     async def client(self) -> Client:
         if self._client is not None:
@@ -37,9 +47,21 @@ class TemporalGateway:
     async def healthy(self) -> bool:
         try:
             client = await self.client()
-            return await client.service_client.check_health(timeout=self.rpc_timeout)
+            healthy = await client.service_client.check_health(timeout=self.rpc_timeout)
         except Exception:
-            return False
+            healthy = False
+        self.note_unreachable() if not healthy else self.note_reachable()
+        return healthy
+
+    def note_unreachable(self) -> None:
+        self._unreachable_until = time.monotonic() + UNREACHABLE_HOLD
+
+    def note_reachable(self) -> None:
+        self._unreachable_until = 0.0
+
+    @property
+    def recently_unreachable(self) -> bool:
+        return time.monotonic() < self._unreachable_until
 
 
 def unavailable(what: str) -> ApiError:

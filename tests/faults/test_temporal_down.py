@@ -18,6 +18,7 @@ from tests.faults.api_process import ApiProcess
 from tests.workflows.support import DevServer, make_model, stop, wait_for_state, worker_process
 
 BOUND = 15.0  # seconds: far above the 2 s RPC timeout; only a hang would reach it
+OTHER_OPEN_RUNS = 7  # with the `busy` model, a page of 8 open runs
 
 
 async def _bounded(call):
@@ -65,6 +66,10 @@ async def test_temporal_down_scoring_and_reads_go_on_and_a_refused_train_changes
             await make_model(client, headers, busy, per_pole=6, salt=uuid.uuid4().hex)
             open_run = await _train(client, headers, busy)
             assert open_run.status_code == 202, open_run.text
+            others = [f"{namespace}.queued-{n}" for n in range(OTHER_OPEN_RUNS)]
+            for handle in others:
+                await make_model(client, headers, handle, per_pole=2, salt=uuid.uuid4().hex)
+                assert (await _train(client, headers, handle)).status_code == 202
             await make_model(client, headers, draft, per_pole=6, salt=uuid.uuid4().hex)
 
             server.stop()
@@ -89,6 +94,12 @@ async def test_temporal_down_scoring_and_reads_go_on_and_a_refused_train_changes
             assert during.json()["state"] == "busy"
             assert during.json()["last_operation"]["run_id"] == open_run.json()["run_id"]
 
+            # A page full of open runs still answers within the bound: Temporal being gone is not
+            # paid again for every model on the page.
+            listing = await _bounded(client.get("/v1/models", params={"namespace": namespace}, headers=headers))
+            assert listing.status_code == 200
+            assert {item["handle"] for item in listing.json()["items"] if item["state"] == "busy"} == {busy, *others}
+
             refused = await _bounded(_train(client, headers, draft))
             assert refused.status_code == 503
             assert refused.json()["error"]["code"] == "unavailable"
@@ -104,6 +115,8 @@ async def test_temporal_down_scoring_and_reads_go_on_and_a_refused_train_changes
             assert body["state"] == "ready", body["last_operation"]
             assert body["last_operation"]["run_id"] == open_run.json()["run_id"]
             assert await _version_numbers(client, headers, busy) == [1]
+            for handle in others:
+                assert (await wait_for_state(client, headers, handle, {"ready", "failed"}, limit=120))["state"] == "ready"
 
             retried = await _train(client, headers, draft)
             assert retried.status_code == 202, retried.text
@@ -115,7 +128,7 @@ async def test_temporal_down_scoring_and_reads_go_on_and_a_refused_train_changes
             assert set(feedback_ids) <= {item["id"] for item in samples.json()["items"]}
             listing = await client.get("/v1/models", params={"namespace": namespace}, headers=headers)
             assert {item["handle"]: item["state"] for item in listing.json()["items"]} == {
-                scored: "ready", busy: "ready", draft: "ready"}
+                scored: "ready", busy: "ready", draft: "ready", **{handle: "ready" for handle in others}}
     finally:
         api.kill()
         if worker is not None:
