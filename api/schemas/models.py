@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 # Strict: a JSON string is never quietly turned into a number or a boolean.
 REQUEST_CONFIG = ConfigDict(extra="forbid", strict=True)
@@ -13,10 +13,38 @@ REQUEST_CONFIG = ConfigDict(extra="forbid", strict=True)
 # Integer settings are stored in 32-bit columns; a larger number must be a 422, not a database error.
 INT32_MAX = 2**31 - 1
 
+
+
+def refuse_nul(value: Any) -> Any:
+    """PostgreSQL text cannot hold U+0000, so no backend stores it: refused up front as a 422."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text may not contain the NUL character (U+0000)")
+    if isinstance(value, list):
+        for item in value:
+            refuse_nul(item)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key)
+            refuse_nul(item)
+    return value
+
+
+class RequestModel(BaseModel):
+    """Base of the bodies whose strings are stored: strict, closed, and NUL-free."""
+
+    model_config = REQUEST_CONFIG
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any, info: ValidationInfo) -> Any:
+        # A handle has its own grammar and its own code (invalid_handle), checked by the route.
+        return value if info.field_name == "handle" else refuse_nul(value)
+
+
 ModelState = Literal["draft", "busy", "ready", "failed", "archived"]
 
 
-class RetentionPolicy(BaseModel):
+class RetentionPolicy(RequestModel):
     model_config = REQUEST_CONFIG
 
     keep_unnamed: int = Field(100, ge=0, le=INT32_MAX, description="How many of the newest untagged versions survive pruning.")
@@ -24,7 +52,7 @@ class RetentionPolicy(BaseModel):
         True, description="Also keep the earliest version of every calendar month.")
 
 
-class CreateModelRequest(BaseModel):
+class CreateModelRequest(RequestModel):
     model_config = REQUEST_CONFIG
 
     handle: str = Field(..., description="`<namespace>.<name>` in lowercase; the key must own the namespace.",
@@ -44,7 +72,7 @@ class CreateModelRequest(BaseModel):
         False, description="When on, samples are dropped after each training run and scored text is never kept.")
 
 
-class UpdateModelRequest(BaseModel):
+class UpdateModelRequest(RequestModel):
     """Only the fields sent are changed; `state` and unknown fields are refused."""
 
     model_config = REQUEST_CONFIG

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
 
-from api.schemas.models import REQUEST_CONFIG
+from api.schemas.models import REQUEST_CONFIG, RequestModel
 
 MAX_SAMPLES_PER_REQUEST = 500
 
 
-class SampleInput(BaseModel):
+class SampleInput(RequestModel):
     model_config = REQUEST_CONFIG
 
     trait: str = Field(..., min_length=1, description="The trait this example teaches, by key or by name.")
@@ -31,7 +31,7 @@ class SampleInput(BaseModel):
         return value
 
 
-class SamplesRequest(BaseModel):
+class SamplesRequest(RequestModel):
     model_config = REQUEST_CONFIG
 
     samples: list[SampleInput] = Field(..., min_length=1, max_length=MAX_SAMPLES_PER_REQUEST,

@@ -6,13 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.models import REQUEST_CONFIG
+from api.schemas.models import REQUEST_CONFIG, RequestModel
 
 Aggregation = Literal["mean", "max", "min", "none"]
 TRAIT_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 
 
-class TraitInput(BaseModel):
+class TraitInput(RequestModel):
     model_config = REQUEST_CONFIG
 
     key: str | None = Field(None, pattern=TRAIT_KEY_PATTERN,
@@ -27,13 +27,13 @@ class TraitInput(BaseModel):
     aggregation: Aggregation = Field("mean", description="How per-window scores of long content are combined.")
 
 
-class TraitsRequest(BaseModel):
+class TraitsRequest(RequestModel):
     model_config = REQUEST_CONFIG
 
     traits: list[TraitInput] = Field(..., min_length=1, description="Traits to add, or to replace when the key exists.")
 
 
-class UpdateTraitRequest(BaseModel):
+class UpdateTraitRequest(RequestModel):
     """Fields left out (or null) keep their value. The key cannot change."""
 
     model_config = REQUEST_CONFIG
