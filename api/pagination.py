@@ -8,6 +8,8 @@ from typing import Any
 
 from api.errors import validation_error
 
+MAX_POSITION = 2**63 - 1  # row ids are BIGINT
+
 
 def encode_cursor(position: Any) -> str:
     raw = json.dumps({"after": position}, separators=(",", ":")).encode()
@@ -23,6 +25,10 @@ def decode_cursor(cursor: str | None, expected: type) -> Any:
     except Exception as exc:
         raise validation_error("The cursor is not one this API issued.", {"cursor": cursor}) from exc
     if not isinstance(position, expected) or isinstance(position, bool):
+        raise validation_error("The cursor is not one this API issued.", {"cursor": cursor})
+    # A forged position the database cannot hold (beyond BIGINT, or text with NUL) is not ours either.
+    out_of_range = isinstance(position, int) and not 0 <= position <= MAX_POSITION
+    if out_of_range or (isinstance(position, str) and "\x00" in position):
         raise validation_error("The cursor is not one this API issued.", {"cursor": cursor})
     return position
 
