@@ -14,7 +14,8 @@ Decisions:
   the handle check; the other half Schemathesis makes up.
 - Each operation fuzzes a fresh world, so a destructive case (archive, train…) in one operation
   cannot hide the others' code paths.
-- Generation is derandomized (a fixed seed per operation): a failure reproduces on every run.
+- Generation is derandomized by default (a fixed seed per operation), so a failure reproduces on
+  every run; ``ASSAY_FUZZ_RANDOM=1`` explores new cases instead.
 - Hypothesis runs in a worker thread (it is synchronous); each request is handed to the session
   event loop, where the app, its database engine and the Temporal client live.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from functools import lru_cache
 
@@ -40,7 +42,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-EXAMPLES_PER_MODE = 60  # per operation: this many valid-input cases and this many invalid-input ones
+# Per operation: this many valid-input cases and this many invalid-input ones. A deeper or randomized
+# hunt: ASSAY_FUZZ_EXAMPLES=500 ASSAY_FUZZ_RANDOM=1.
+EXAMPLES_PER_MODE = int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "60"))
+RANDOMIZED = os.environ.get("ASSAY_FUZZ_RANDOM") == "1"
 BASE_URL = "http://assay.test"
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -172,7 +177,7 @@ def fuzz(operation, world, path: str, send, seen) -> None:
     """Runs in a worker thread; ``send`` performs one request on the event loop."""
     positive, negative = case_strategy(operation, world, path)
     settings = hypothesis.settings(
-        max_examples=EXAMPLES_PER_MODE, deadline=None, derandomize=True, database=None,
+        max_examples=EXAMPLES_PER_MODE, deadline=None, derandomize=not RANDOMIZED, database=None,
         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.shrink],
     )
 
