@@ -61,7 +61,9 @@ def make_world(http, make_key, sessionmaker_, trained_source):
     async def _make(namespace: str | None = None) -> World:
         namespace = namespace or f"w{uuid.uuid4().hex[:12]}"
         owner = await make_key(namespace)
-        world = World(namespace=namespace, owner=owner, draft=f"{namespace}.draft", ready=f"{namespace}.ready")
+        suffix = uuid.uuid4().hex[:8]  # a shared namespace (the public one) holds many worlds
+        world = World(namespace=namespace, owner=owner, draft=f"{namespace}.draft-{suffix}",
+                      ready=f"{namespace}.ready-{suffix}")
         await create_model(http, owner["headers"], world.draft)
         await create_model(http, owner["headers"], world.ready)
         await copy_active_version(sessionmaker_, trained_source, world.ready, world.tag)
