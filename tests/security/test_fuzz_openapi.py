@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import (
 
 # Per operation: this many valid-input cases and this many invalid-input ones. A deeper or randomized
 # hunt: ASSAY_FUZZ_EXAMPLES=500 ASSAY_FUZZ_RANDOM=1.
-EXAMPLES_PER_MODE = int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "60"))
+EXAMPLES_PER_MODE = int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "100"))
 RANDOMIZED = os.environ.get("ASSAY_FUZZ_RANDOM") == "1"
 BASE_URL = "http://assay.test"
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
