@@ -42,6 +42,7 @@ from client import AssayClient, AssayError, push_definition
 
 EXIT_FAILED = 1
 EXIT_BAD_FILES = 2
+EXIT_INTERRUPTED = 130
 DEFAULT_TIMEOUT = 3600.0
 POLL_INTERVAL = 1.0
 SERVER_DEFAULT_EFFORT = "high"
@@ -344,5 +345,10 @@ def build_command(args: argparse.Namespace) -> int:
         except BuildFailed as failure:
             print(f"assay: {failure.code}: {failure.message}", file=sys.stderr, flush=True)
             return EXIT_FAILED
+        except KeyboardInterrupt:
+            reporter.settled()
+            print("assay: interrupted; a run already started goes on on the server, and running the same "
+                  "command again follows it.", file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED
     print(format_result(result), flush=True)
     return 0

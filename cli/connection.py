@@ -11,6 +11,7 @@ Decisions where the spec is silent:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ def open_client(args: argparse.Namespace) -> AssayClient:
 
 
 def report_api_error(error: AssayError) -> int:
-    """Prints the envelope's code and message; the exit status for a failed call."""
+    """Prints the envelope's code and message (and its details, which name what to fix, such as the
+    traits lacking samples); the exit status for a failed call."""
     print(f"assay: {error.code}: {error.message}", file=sys.stderr, flush=True)
+    if error.details:
+        print(f"  details: {json.dumps(error.details, ensure_ascii=False)}", file=sys.stderr, flush=True)
     return 1
