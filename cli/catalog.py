@@ -130,7 +130,7 @@ class CatalogSeeder:
                 self.seed_all(log, stream)
             except SeedingStopped:
                 log("Stopped with the stack; an unfinished run continues on the next start.")
-            except Exception as exc:  # never take the stack down; the log says what happened
+            except Exception as exc:  # noqa: BLE001 — never take the stack down; the log says what happened
                 if not self.stop_event.is_set():
                     log(f"Seeding stopped by an unexpected error: {type(exc).__name__}: {exc}")
                     self.announce(f"Example catalog: seeding failed; see {self.log_path}")
@@ -143,6 +143,7 @@ class CatalogSeeder:
         model_files = sorted(self.examples_dir.glob("*/model.yaml")) if self.examples_dir.is_dir() else []
         if not model_files:
             log(f"No examples found under {self.examples_dir} (an install without them); nothing to seed.")
+            self.announce("Example catalog: this install has no examples/ directory; nothing seeded.")
             return
         secret = ensure_catalog_key(self.settings, namespace)
         started = time.monotonic()

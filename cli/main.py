@@ -13,7 +13,14 @@ import argparse
 import sys
 
 from cli import build, keys, models, score, up
-from cli.context import CliError, default_data_dir, display_url, ensure_schema, load_settings, note
+from cli.context import (
+    CliError,
+    default_data_dir,
+    display_url,
+    ensure_schema,
+    load_settings,
+    note,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

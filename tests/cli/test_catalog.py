@@ -55,7 +55,7 @@ def test_up_seeds_the_examples_once_and_the_dev_key_scores_them(tmp_path):
         scored = subprocess.run(
             cli_command("score", "public.commit-message", "Fix race in worker shutdown",
                         "--data-dir", str(data_dir), "--url", first.url),
-            cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=60)
+            cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=60, check=False)
         assert scored.returncode == 0, scored.stderr
         rows = [line.split()[0] for line in scored.stdout.splitlines() if "░" in line or "█" in line]
         assert rows == ["specificity", "professional_tone", "Composite"]
@@ -91,3 +91,18 @@ def test_no_examples_leaves_the_catalog_empty(tmp_path):
         assert not (data_dir / "logs" / "catalog.log").exists()
     finally:
         stack.kill()
+
+
+def test_an_install_without_examples_says_so_and_issues_no_key(tmp_path):
+    from cli.catalog import CatalogSeeder
+    from settings import Settings
+
+    announced: list[str] = []
+    seeder = CatalogSeeder(Settings(environment="test", data_dir=tmp_path), "http://127.0.0.1:9",
+                           examples_dir=tmp_path / "not-there", announce=announced.append)
+    seeder.start()
+    seeder.thread.join(30)
+
+    assert announced == ["Example catalog: this install has no examples/ directory; nothing seeded."]
+    assert "nothing to seed" in (tmp_path / "logs" / "catalog.log").read_text()
+    assert not (tmp_path / "catalog-key").exists()
