@@ -100,7 +100,8 @@ async def list_models(
     cursor: str | None = Query(None, description="`next_cursor` from the previous page."),
     namespace: str | None = Query(None, description="Namespace to list; the public catalog when left out."),
     state: ModelState | None = Query(None, description="Only models in this state; archived ones appear only here."),
-    kind: str | None = Query(None, description="Only models of this kind."),
+    # No NUL: PostgreSQL cannot compare text holding it (a 500), so it is a 422 here as on SQLite.
+    kind: str | None = Query(None, pattern=r"^[^\x00]*$", description="Only models of this kind."),
 ) -> dict:
     if namespace is not None and not NAMESPACE_RE.match(namespace):
         raise validation_error("That is not a valid namespace name.", {"namespace": namespace[:100]})
