@@ -377,3 +377,9 @@ async def test_bogus_cursors_are_validation_errors(http, world, cursor):
     for path in ["/v1/models", f"/v1/models/{world.draft}/samples", f"/v1/models/{world.ready}/versions"]:
         response = await http.get(path, params={"cursor": cursor}, headers=world.owner["headers"])
         assert_error(response, 422, "validation_error")
+
+
+async def test_a_nul_in_a_list_filter_is_a_validation_error(http, world):
+    response = await http.get("/v1/models", params={"namespace": world.namespace, "kind": "scor\x00ing"},
+                              headers=world.owner["headers"])
+    assert_error(response, 422, "validation_error")
