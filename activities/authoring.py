@@ -106,6 +106,7 @@ class AuthoringActivities:
                 trait.explained_variance = item.explained_variance
                 trait.anchor_sample_ids = item.anchor_sample_ids
                 trait.frozen_direction = list(item.frozen_direction)
+                trait.source_trait = item.source_trait
                 added += 1
             if not _close_to_draft(session, inp.run_id, added):
                 raise user_fault("operation_closed", "The run was closed before it could finish.")

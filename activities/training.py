@@ -7,6 +7,7 @@ run id. publish_version turns the staged snapshot into a version in one transact
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -15,10 +16,16 @@ from activities.embedding_cache import DbEmbeddingCache
 from activities.progress import ProgressSink, run_reporting
 from engine.effort import InvalidConfig, UnknownEffort
 from engine.embedders import get_embedder
-from engine.training import InsufficientSamples, InvalidTrainingInput, LabelledSample, TraitSpec, train_model
-from sqlalchemy import select
+from engine.training import (
+    InsufficientSamples,
+    InvalidTrainingInput,
+    LabelledSample,
+    TraitSpec,
+    train_model,
+)
 from store.publish import PublishRefused, publish, stage_fit
-from store.tables import Model, Sample, Trait, Version
+from store.tables import Model, Sample, Version
+from store.training_set import load_labels
 from workflows.types import RETRAIN, FitInput, FitResult, PublishResult, RunRef
 
 
@@ -40,12 +47,10 @@ class TrainingActivities:
             model = session.get(Model, inp.model_id)
             if model is None:
                 raise user_fault("model_gone", "The model no longer exists.")
-            traits = session.scalars(select(Trait).where(Trait.model_id == model.id).order_by(Trait.id)).all()
-            key_of = {t.id: t.key for t in traits}
-            rows = session.execute(
-                select(Sample.id, Sample.trait_id, Sample.text, Sample.quality)
-                .where(Sample.model_id == model.id).order_by(Sample.id)
-            ).all()
+            traits, labels = load_labels(session, model.id)
+            wanted = sorted({sample_id for pairs in labels.values() for sample_id, _ in pairs})
+            text_of = dict(session.execute(select(Sample.id, Sample.text).where(Sample.id.in_(wanted))).all()) \
+                if wanted else {}
             effort, configs = inp.effort, None
             if inp.kind == RETRAIN and model.active_version_id is not None:
                 # A background retrain reuses the active version's chosen configuration: no search.
@@ -54,8 +59,8 @@ class TrainingActivities:
                 effort = metrics.get("effort") or effort
         specs = [TraitSpec(t.key, t.name, t.aggregation,
                            tuple(t.frozen_direction) if t.frozen_direction else None) for t in traits]
-        samples = [LabelledSample(key_of[trait_id], text, quality, sample_id)
-                   for sample_id, trait_id, text, quality in rows if trait_id in key_of]
+        samples = [LabelledSample(key, text_of[sample_id], quality, sample_id)
+                   for key, pairs in labels.items() for sample_id, quality in pairs if sample_id in text_of]
         try:
             result = train_model(specs, samples, get_embedder(self.deps.settings.embedder), effort,
                                  cache=DbEmbeddingCache(self.deps.engine), progress=sink.training_callback,

@@ -125,6 +125,8 @@ class Trait(Base):
     anchor_sample_ids: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     # Unit vector fixed by discovery; training recalibrates along it but never rotates it.
     frozen_direction: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # For an intrinsic trait found along an authored one: that trait's key (its samples calibrate it).
+    source_trait: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -20,16 +20,22 @@ Decisions (SPEC is silent):
 from __future__ import annotations
 
 from fastapi import APIRouter, Body, Response
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import KeyDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import KeyDep, SessionDep, TemporalDep
 from api.errors import ApiError, ErrorEnvelope
 from api.lookup import load_model_for_write
 from api.operations import start_run
-from api.schemas.operations import DiscoverRequest, SynthesizeRequest, TrainRequest, TrainResponse
+from api.schemas.operations import (
+    DiscoverRequest,
+    SynthesizeRequest,
+    TrainRequest,
+    TrainResponse,
+)
 from store import operations as op_store
-from store.tables import Model, Operation, Sample, Trait
+from store.tables import Model, Sample
+from store.training_set import load_labels, pole_counts
 from workflows.ids import new_run_id
 from workflows.types import DISCOVER, RETUNE, SYNTHESIZE, TRAIN, OperationInput
 
@@ -63,15 +69,9 @@ def insufficient(details: dict, message: str) -> ApiError:
 
 
 async def _trait_pole_counts(session: AsyncSession, model_id: int) -> dict[str, tuple[int, int]]:
-    """{trait key: (positives, negatives)} for every trait, in creation order."""
-    traits = (await session.execute(select(Trait.id, Trait.key).where(Trait.model_id == model_id)
-                                    .order_by(Trait.id))).all()
-    rows = (await session.execute(
-        select(Sample.trait_id, func.sum(case((Sample.quality > 0.5, 1), else_=0)),
-               func.sum(case((Sample.quality < 0.5, 1), else_=0)))
-        .where(Sample.model_id == model_id).group_by(Sample.trait_id))).all()
-    by_trait = {trait_id: (int(pos or 0), int(neg or 0)) for trait_id, pos, neg in rows}
-    return {key: by_trait.get(trait_id, (0, 0)) for trait_id, key in traits}
+    """{trait key: (positives, negatives)} for every trait, counted as the fit will see them."""
+    _, labels = await session.run_sync(lambda s: load_labels(s, model_id))
+    return pole_counts(labels)
 
 
 async def _check_trainable(session: AsyncSession, model_id: int) -> None:

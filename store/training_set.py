@@ -1,0 +1,58 @@
+"""Which labelled samples train (calibrate) each trait.
+
+An authored trait learns from its own samples. A discovered (intrinsic) trait has a direction fixed
+by discovery and needs labelled samples only to calibrate along it:
+- one found along an authored trait uses that trait's samples (and any of its own);
+- an extra axis (`axis_N`) uses its anchor samples: positive anchors at quality 1, negative at 0.
+The API's train pre-check and the fit activity both use this, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.tables import Sample, Trait
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    sample_id: int
+    trait_id: int
+    quality: float
+
+
+def trait_labels(traits: list[Trait], rows: list[LabelRow]) -> dict[str, list[tuple[int, float]]]:
+    """{trait key: [(sample id, quality), …]} in creation order of the traits, ids ascending."""
+    own: dict[int, list[tuple[int, float]]] = {t.id: [] for t in traits}
+    for row in rows:
+        if row.trait_id in own:
+            own[row.trait_id].append((row.sample_id, row.quality))
+    by_key = {t.key: t for t in traits}
+    labels: dict[str, list[tuple[int, float]]] = {}
+    for trait in traits:
+        pairs = list(own[trait.id])
+        if trait.kind == "intrinsic":
+            source = by_key.get(trait.source_trait) if trait.source_trait else None
+            if source is not None and source.kind != "intrinsic":
+                pairs += own[source.id]
+            elif not pairs and trait.anchor_sample_ids:
+                anchors = trait.anchor_sample_ids
+                pairs += [(i, 1.0) for i in anchors.get("positive", [])]
+                pairs += [(i, 0.0) for i in anchors.get("negative", [])]
+        labels[trait.key] = sorted(set(pairs))
+    return labels
+
+
+def load_labels(session: Session, model_id: int) -> tuple[list[Trait], dict[str, list[tuple[int, float]]]]:
+    traits = list(session.scalars(select(Trait).where(Trait.model_id == model_id).order_by(Trait.id)))
+    rows = [LabelRow(*r) for r in session.execute(
+        select(Sample.id, Sample.trait_id, Sample.quality).where(Sample.model_id == model_id))]
+    return traits, trait_labels(traits, rows)
+
+
+def pole_counts(labels: dict[str, list[tuple[int, float]]]) -> dict[str, tuple[int, int]]:
+    """{trait key: (positives, negatives)}; quality 0.5 counts on neither side."""
+    return {key: (sum(q > 0.5 for _, q in pairs), sum(q < 0.5 for _, q in pairs)) for key, pairs in labels.items()}
