@@ -202,6 +202,9 @@ async def plan_feedback(session: AsyncSession, principal, model: Model, feedback
 async def store_feedback(session: AsyncSession, temporal, settings, model: Model, plan: list[FeedbackEntry],
                          text: str, source_url: str | None, content_sha256: str | None) -> list[int]:
     """Append the samples in the order given, commit, then wake the model's background retrain."""
+    if "\x00" in text:
+        # Stored strings never hold NUL (PostgreSQL cannot); the text can still be scored without feedback.
+        raise validation_error("Text with NUL characters cannot be stored as feedback.", {"field": "content"})
     rows = [Sample(model_id=model.id, trait_id=entry.trait_id, text=text, quality=entry.quality,
                    source_url=source_url, content_sha256=content_sha256, provenance="score_feedback")
             for entry in plan]

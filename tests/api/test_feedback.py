@@ -97,6 +97,16 @@ async def test_bad_feedback_writes_nothing(http, owner, ready, sessionmaker_):
     assert await _feedback_rows(sessionmaker_, ready) == 0
 
 
+async def test_text_with_nul_scores_but_is_not_stored_as_feedback(http, owner, ready, sessionmaker_):
+    url = f"/v1/models/{ready}/score"
+    text = TEXT + "\x00 trailing"
+    plain = await http.post(url, json={"content": text}, headers=owner["headers"])
+    assert plain.status_code == 200, plain.text
+    refused = await http.post(url, json={"content": text, "feedback": {"warmth": 1}}, headers=owner["headers"])
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "validation_error"
+    assert await _feedback_rows(sessionmaker_, ready) == 0
+
+
 async def test_zero_data_retention_refuses_feedback(http, owner, namespace, sessionmaker_):
     handle = f"{namespace}.private"
     await create_model(http, owner["headers"], handle, trait_keys=("warmth",), zero_data_retention=True)
