@@ -78,6 +78,36 @@ async def app(settings, temporal_env):
 
 
 @pytest.fixture(scope="session")
+async def served_url(settings, temporal_env) -> AsyncIterator[str]:
+    """The app behind a real uvicorn server on a free loopback port, for clients that speak TCP."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from api.app import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    application = create_app(settings, temporal_client=temporal_env.client)
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="on",
+                                           log_level="warning"))
+    # The session loop already runs; uvicorn must not take over the process's signal handling.
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
 async def http(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://assay.test", timeout=30) as client:

@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from api.app import create_app
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
-async def live_base_url(settings, temporal_env) -> AsyncIterator[str]:
-    """A served app, reached over TCP like any MCP client would."""
-    app = create_app(settings, temporal_client=temporal_env.client)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning"))
-    # The session loop already runs; uvicorn must not take over the process's signal handling.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+def live_base_url(served_url) -> str:
+    """The served app, reached over TCP like any MCP client would."""
+    return served_url
 
 
 @pytest.fixture(scope="session")
