@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("assay.api")
@@ -147,6 +148,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = "No such route."
         return envelope(exc.status_code, code, message, request_id_of(request), headers=getattr(exc, "headers", None))
+
+    # The driver's connection-level failures (refused, dropped, server shutting down) mean the
+    # database is unreachable: 503 `unavailable`, as for Temporal. Handled here rather than by the
+    # catch-all below, which also re-raises to the server (uvicorn then drops the keep-alive connection).
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unreachable(request: Request, exc: Exception):
+        log.warning("database unreachable: %s", type(getattr(exc, "orig", exc)).__name__,
+                    extra={"request_id": request_id_of(request)})
+        return envelope(503, "unavailable", "The database is not reachable right now; try again shortly.",
+                        request_id_of(request))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
