@@ -37,6 +37,7 @@ NAMESPACE = "dev"  # the dev key's namespace
 RSS_EVERY = 5.0
 TEMPORAL_OUTAGE = 30.0
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432"
+DRILLS = ["temporal_down", "db_restart", "worker_kill", "api_kill"]
 
 
 class Soak:
@@ -264,15 +265,14 @@ class Soak:
         print(f"setup done: {results['setup']}", flush=True)
         results["soak"] = await self.sustained()
         print(f"soak done: {results['soak']['traffic']['requests']} requests", flush=True)
-        faults: dict = {"temporal_down": await self.temporal_down()}
-        _progress("temporal_down", faults["temporal_down"])
-        if self.args.database == "postgres":
-            faults["db_restart"] = await self.db_restart()
-            _progress("db_restart", faults["db_restart"])
-        faults["worker_kill"] = await self.worker_kill()
-        _progress("worker_kill", faults["worker_kill"])
-        faults["api_kill"] = await self.api_kill()
-        _progress("api_kill", faults["api_kill"])
+        drills = {"temporal_down": self.temporal_down, "db_restart": self.db_restart,
+                  "worker_kill": self.worker_kill, "api_kill": self.api_kill}
+        faults: dict = {}
+        for name, drill in drills.items():
+            if name not in self.args.drills or (name == "db_restart" and self.args.database != "postgres"):
+                continue
+            faults[name] = await drill()
+            _progress(name, faults[name])
         results["faults"] = faults
         stop_rss.set()
         await rss_task
@@ -291,6 +291,12 @@ def _progress(name: str, outcome: dict) -> None:
           f"{traffic.get('error_codes')}", flush=True)
 
 
+def _head() -> str:
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parents[1])
+    return found.stdout.strip() or "unknown"
+
+
 def create_database() -> tuple[str, str]:
     name = f"assay_soak_{uuid.uuid4().hex[:8]}"
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
@@ -307,10 +313,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--train-every", type=float, default=45.0, help="seconds between new trained models")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="postgres")
+    parser.add_argument("--drills", nargs="*", default=DRILLS, choices=DRILLS,
+                        help="fault drills to run after the load (db_restart only with postgres)")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (and database) afterwards")
     parser.add_argument("--out", default=str(RESULTS / "soak"), help="results path without extension")
     args = parser.parse_args()
 
+    commit_at_start = _head()
     data_dir = Path(tempfile.mkdtemp(prefix="assay-soak-"))
     database = None
     if args.database == "postgres":
@@ -335,6 +344,8 @@ def main() -> int:
         "database": args.database, "api_workers": stack.options.api_workers, "workers": stack.options.workers,
         "embedder": stack.settings.embedder, "cpus": os.cpu_count(),
         "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        # Restarted parts load the code on disk: a commit landing mid-run can skew the drills.
+        "commit_at_start": commit_at_start, "commit_at_end": _head(),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -164,7 +164,9 @@ def markdown(results: dict) -> str:
         f"`make soak` — {config['minutes']} min of mixed traffic against the `assay up` stack "
         f"({config['api_workers']} API processes, {config['workers']} workers, {config['database']}, "
         f"embedder {config['embedder']}, {config['clients']} closed-loop clients, {config['cpus']} CPUs, "
-        f"load generator on the same machine), then four fault drills with the traffic still running. "
+        f"load generator on the same machine), then {len(results['faults'])} fault drills with the traffic "
+        f"still running. Code: `{config.get('commit_at_start')}`"
+        f"{'' if config.get('commit_at_start') == config.get('commit_at_end') else ' → `' + str(config.get('commit_at_end')) + '` (changed during the run)'}. "
         f"Run on {config['finished_at']}.", "",
         "## Sustained load", "",
         f"Error rate **{soak['traffic']['error_rate']:.3%}** over {soak['traffic']['requests']} requests, "
