@@ -33,7 +33,7 @@ from engine.cache import EmbeddingCache, embed_with_cache, text_hash
 from engine.calibration import fit_calibration, polarity_scale, sigmoid_array
 from engine.card import card_params_from_oof
 from engine.effort import (FROZEN_CONFIG, check_effort, config_grid, cv_repeats, normalise_config, search,
-                           uses_one_se_rule)
+                           uses_reference_rule)
 from engine.embedders.ngrams import TFIDF_DIM, TFIDF_WEIGHT, fit_idf, tfidf_vectors
 from engine.errors import EngineError
 from engine.snapshot import FORMAT, Snapshot, encode_array
@@ -150,7 +150,7 @@ def train_model(traits: list[TraitSpec], samples: list[LabelledSample], embedder
 class _Plan:
     grid: list[dict]
     repeats: int
-    one_se: bool
+    reference_rule: bool
     frozen: np.ndarray | None = field(default=None)
 
 
@@ -163,7 +163,7 @@ def _plan(trait: TraitSpec, effort: str, configs: dict[str, dict]) -> _Plan:
         return _Plan([dict(FROZEN_CONFIG)], 1, False, frozen / norm)
     if trait.key in configs:
         return _Plan([normalise_config(configs[trait.key])], 1, False)
-    return _Plan(config_grid(effort), cv_repeats(effort), uses_one_se_rule(effort))
+    return _Plan(config_grid(effort), cv_repeats(effort), uses_reference_rule(effort))
 
 
 def _train(traits, samples, embedder, effort, cache, progress, configs) -> tuple[dict, dict]:
@@ -214,7 +214,7 @@ def _train(traits, samples, embedder, effort, cache, progress, configs) -> tuple
             if progress is not None:
                 progress(done, total, f"trait {key}: {done - embed_total}/{search_total} configurations")
 
-        result = search(features_of, q, plan.grid, repeats=plan.repeats, one_se=plan.one_se,
+        result = search(features_of, q, plan.grid, repeats=plan.repeats, reference_rule=plan.reference_rule,
                         frozen=plan.frozen, on_configs_done=on_configs_done)
         config = result.config
         calibration = fit_calibration(result.oof_raw, q)

@@ -4,8 +4,9 @@ import random
 import numpy as np
 import pytest
 
-from engine.effort import (EFFORTS, InvalidConfig, UnknownEffort, _select, config_grid, cv_repeats, complexity,
-                           normalise_config)
+from engine.balanced_cosine import concordance
+from engine.effort import (EFFORTS, REFERENCE_CONFIG, InvalidConfig, UnknownEffort, auc_components, config_grid,
+                           cv_repeats, normalise_config, search, select_against_reference, uses_reference_rule)
 from engine.training import TraitSpec, train_model
 
 from conftest import polar_samples
@@ -43,16 +44,71 @@ def test_unknown_effort_and_config_are_typed_errors(hashing):
         normalise_config({"variant": "whitened", "lam": 3.0})
 
 
-def test_one_se_rule_prefers_the_simplest_close_configuration():
-    configs = [normalise_config({"variant": "whitened", "lam": 0.1}), normalise_config({"variant": "diffcos"}),
-               normalise_config({"variant": "axis"})]
-    assert [complexity(c) for c in configs] == [4, 0, 1]
-    mean = np.array([0.90, 0.89, 0.80])
-    noisy_folds = [[0.80, 1.00, 0.85, 0.95], [0.89] * 4, [0.8] * 4]  # SE of the best ≈ 0.046
-    assert _select(configs, mean, noisy_folds, one_se=False) == 0
-    assert _select(configs, mean, noisy_folds, one_se=True) == 1
-    tight_folds = [[0.90, 0.90, 0.91, 0.89], [0.89] * 4, [0.8] * 4]  # SE ≈ 0.004: diffcos is not close enough
-    assert _select(configs, mean, tight_folds, one_se=True) == 0
+def test_auc_components_average_to_the_concordance():
+    rng = np.random.default_rng(4)
+    q = np.array([0.9] * 12 + [0.1] * 5 + [0.5] * 3)
+    scores = np.round(rng.normal(size=q.size), 1)  # rounding makes ties
+    v10, v01 = auc_components(scores, q)
+    assert v10.shape == (12,) and v01.shape == (5,)
+    assert np.mean(v10) == pytest.approx(concordance(scores, q)) and np.mean(v01) == pytest.approx(concordance(scores, q))
+
+
+def test_reference_rule_needs_a_gain_of_two_standard_errors():
+    q = np.array([1.0] * 30 + [0.0] * 6)
+    base = np.concatenate([np.linspace(0.0, 1.0, 30), np.linspace(0.1, 0.9, 6)])  # AUC 0.5
+    lucky = base.copy()
+    lucky[35] = -1.0  # the top negative drops below every positive: AUC +0.15 carried by one sample (≈ 1 SE)
+    steady = base.copy()
+    steady[:30] += 0.12  # every positive gains a little on every negative: AUC +0.117 (≈ 7 SE)
+    oof = [base, lucky, steady]
+    components = [auc_components(s, q) for s in oof]
+    mean = np.array([concordance(s, q) for s in oof])
+    assert mean[1] > mean[0] and mean[2] > mean[0]
+    # Plain argmax would take the lucky configuration (its gain is the largest) ...
+    assert mean[1] > mean[2]
+    # ... the rule discounts it by its paired standard error and keeps the reference, or moves to the
+    # configuration whose gain is spread over the samples.
+    assert select_against_reference(mean, components[:2], reference=0) == 0
+    assert select_against_reference(mean, components, reference=0) == 2
+    # A larger z asks for more evidence; z = 0 is plain argmax among gains.
+    assert select_against_reference(mean, components, reference=0, z=50.0) == 0
+    assert select_against_reference(mean, components, reference=0, z=0.0) == 1
+
+
+def test_reference_rule_applies_from_high_and_the_reference_is_in_the_grid():
+    assert [uses_reference_rule(e) for e in EFFORTS] == [False, False, True, True, True]
+    for effort in ("high", "xhigh", "max"):
+        assert config_grid(effort).count(REFERENCE_CONFIG) == 1
+
+
+def test_search_leaves_the_reference_only_on_credible_gain():
+    grid = config_grid("high")
+    reference = grid.index(REFERENCE_CONFIG)
+    # Small, noisy set (27 vs 5): argmax takes a configuration 0.1 AUC above the reference on the
+    # held-out folds, but with 5 negatives that gain is within two standard errors: keep the reference.
+    rng = np.random.default_rng(1)
+    q = np.array([0.9] * 27 + [0.1] * 5)
+    rows = rng.normal(size=(q.size, 24))
+    rows[q > 0.5, 0] += 0.8
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    plain = search(lambda centre, tfidf: rows, q, grid)
+    chosen = search(lambda centre, tfidf: rows, q, grid, reference_rule=True)
+    assert plain.index != reference and plain.mean_auc[plain.index] > plain.mean_auc[reference] + 0.05
+    assert chosen.index == reference
+    assert chosen.mean_auc.tolist() == plain.mean_auc.tolist()
+    # Large set whose signal hides behind a high-variance nuisance direction: strong whitening wins by
+    # far more than two standard errors, so the rule moves to it.
+    n = 200
+    q = np.array([0.9] * n + [0.1] * n)
+    positive = q > 0.5
+    rows = rng.normal(size=(2 * n, 16)) * 0.05
+    rows[:, 0] += np.where(positive, 0.06, -0.06)
+    rows[:, 1] += rng.normal(size=2 * n) + np.where(positive, 0.15, -0.15)
+    rows[:, 2] += 1.0
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    chosen = search(lambda centre, tfidf: rows, q, grid, reference_rule=True)
+    assert chosen.config["variant"] == "whitened" and chosen.config["lam"] == 0.1
+    assert chosen.mean_auc[chosen.index] > chosen.mean_auc[reference] + 0.1
 
 
 @pytest.mark.parametrize("effort", EFFORTS)
