@@ -64,7 +64,7 @@ class Stack:
         assay = Path(sys.executable).with_name("assay")
         command = [str(assay), "up", "--data-dir", self.dir, "--api-port", str(self.api_port),
                    "--temporal-port", str(free_port()), "--ui-port", str(free_port()),
-                   "--api-workers", str(api_workers), "--workers", "1"]
+                   "--api-workers", str(api_workers), "--workers", "1", "--no-examples"]
         self.log = open(Path(self.dir) / "up.log", "w")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
