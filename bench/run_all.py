@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ["engine"]
+# http_scoring needs Debian's `wrk` and `hey` (apt-get install wrk hey); soak runs apart (`make soak`).
+BENCHMARKS = ["engine", "orchestration", "http_scoring"]
 
 
 def main(argv: list[str]) -> int:
