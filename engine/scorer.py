@@ -70,7 +70,8 @@ class Scorer:
 
     def __init__(self, snapshot: Snapshot, embedder) -> None:
         snapshot.check_embedder(embedder)
-        self.snapshot = snapshot
+        # Only the decoded arrays are kept: the parsed JSON (base64 text) would double the memory of
+        # every cached version.
         self.embedder = embedder
         data = snapshot.data
         dim = snapshot.dim
