@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
 
     embedder: str = "minilm"
+    scorer_cache_mb: int = Field(128, ge=1, description="Decoded versions kept per API process, in MB of arrays")
 
     retrain_min_samples: int = 20
     retrain_delay: float = Field(600.0, description="Seconds after the first buffered feedback sample")

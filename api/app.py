@@ -13,6 +13,7 @@ from api.mcp import mount_mcp
 from api.middleware import RequestContextMiddleware
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
 from api.ratelimit import KeyRateLimiter
+from api.scoring_service import scorer_cache
 from api.routers import ROUTERS, health
 from api.temporal import TemporalGateway
 from settings import Settings, get_settings
@@ -29,6 +30,7 @@ Authenticate with `Authorization: Bearer <key>`.
 def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
+    scorer_cache().configure(max_bytes=settings.scorer_cache_mb * 1024 * 1024)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -32,6 +32,12 @@ OPERATIONS = Gauge(
     "assay_operations", "Operations recorded, by kind and status", ["kind", "status"], multiprocess_mode="max"
 )
 
+# Per process, summed over live API processes: what the decoded-version caches hold.
+SCORER_CACHE_BYTES = Gauge("assay_scorer_cache_bytes", "Bytes of decoded versions cached for scoring",
+                           multiprocess_mode="livesum")
+SCORER_CACHE_VERSIONS = Gauge("assay_scorer_cache_versions", "Decoded versions cached for scoring",
+                              multiprocess_mode="livesum")
+
 access_log = logging.getLogger("assay.access")
 
 

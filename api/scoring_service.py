@@ -4,8 +4,11 @@ No Temporal call and no write happen here. The embedder is loaded once per proce
 into it (and the snapshot decode) runs in a worker thread, never on the event loop.
 
 Decisions (SPEC is silent):
-- The cache holds up to ``SCORER_CACHE_SIZE`` decoded snapshots per process, least recently used
-  out first. Versions are immutable, so an entry never goes stale; it is keyed by version row id.
+- The cache is bounded by the bytes of its decoded arrays (``ASSAY_SCORER_CACHE_MB``, default 128
+  per API process) and by ``SCORER_CACHE_ENTRIES`` versions, least recently used out first. A count
+  alone does not bound memory: a version's support set grows with every retrain on feedback. The
+  version just loaded is always kept, even when it alone exceeds the budget. Versions are
+  immutable, so an entry never goes stale; it is keyed by version row id.
 - A pinned handle (``handle@v3`` / ``handle@stable``) serves that version even on a model whose
   active version is another one; ``@vN`` is read as a version number, anything else as a tag. An
   unknown number or tag is ``404 not_found``.
@@ -28,13 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import ApiError, not_found, validation_error
 from api.labels import InvalidLabel, parse_quality
 from api.lookup import Handle
+from api.observability import SCORER_CACHE_BYTES, SCORER_CACHE_VERSIONS
 from engine.embedders import get_embedder
 from engine.scorer import Scorer, UnknownTrait
 from engine.snapshot import EmbedderMismatch, Snapshot
 from store import versions as version_store
 from store.tables import Model, Sample, Trait, Version
 
-SCORER_CACHE_SIZE = 32
+SCORER_CACHE_ENTRIES = 256
+DEFAULT_SCORER_CACHE_BYTES = 128 * 1024 * 1024
 VERSION_PIN = re.compile(r"^v(\d+)$")
 
 
@@ -52,12 +57,19 @@ class ServedVersion:
 
 
 class ScorerCache:
-    """Thread-safe LRU of decoded snapshots keyed by version id."""
+    """Thread-safe LRU of decoded snapshots keyed by version id, bounded in bytes and in entries."""
 
-    def __init__(self, capacity: int = SCORER_CACHE_SIZE) -> None:
-        self.capacity = capacity
+    def __init__(self, max_bytes: int = DEFAULT_SCORER_CACHE_BYTES, max_entries: int = SCORER_CACHE_ENTRIES) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
         self._entries: OrderedDict[int, ServedVersion] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    def configure(self, *, max_bytes: int, max_entries: int = SCORER_CACHE_ENTRIES) -> None:
+        with self._lock:
+            self.max_bytes, self.max_entries = max_bytes, max_entries
+            self._evict()
 
     def get(self, version_id: int) -> ServedVersion | None:
         with self._lock:
@@ -68,10 +80,23 @@ class ScorerCache:
 
     def put(self, entry: ServedVersion) -> None:
         with self._lock:
+            previous = self._entries.pop(entry.version_id, None)
+            if previous is not None:
+                self._bytes -= previous.scorer.nbytes
             self._entries[entry.version_id] = entry
-            self._entries.move_to_end(entry.version_id)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            self._bytes += entry.scorer.nbytes
+            self._evict()
+
+    def _evict(self) -> None:
+        while len(self._entries) > 1 and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.scorer.nbytes
+        SCORER_CACHE_BYTES.set(self._bytes)
+        SCORER_CACHE_VERSIONS.set(len(self._entries))
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -98,6 +98,12 @@ class Scorer:
             self._by_name.setdefault(t.name, t)
 
     @property
+    def nbytes(self) -> int:
+        """Bytes held by the decoded arrays: what a cached copy of this version costs."""
+        arrays = [self._mu, self._idf] + [a for t in self._traits for a in (t.w, t.support)]
+        return sum(a.nbytes for a in arrays if a is not None)
+
+    @property
     def trait_keys(self) -> list[str]:
         return [t.key for t in self._traits]
 
