@@ -9,6 +9,9 @@ Decisions (SPEC is silent):
   alone does not bound memory: a version's support set grows with every retrain on feedback. The
   version just loaded is always kept, even when it alone exceeds the budget. Versions are
   immutable, so an entry never goes stale; it is keyed by version row id.
+- When a model's new active version is loaded, the version that was active before is dropped at
+  once instead of ageing out: under steady feedback a model publishes a version every few minutes,
+  and superseded versions would otherwise fill the budget. A pinned request for it loads it again.
 - A pinned handle (``handle@v3`` / ``handle@stable``) serves that version even on a model whose
   active version is another one; ``@vN`` is read as a version number, anything else as a tag. An
   unknown number or tag is ``404 not_found``.
@@ -49,6 +52,7 @@ class ServedVersion:
 
     version_id: int
     version_no: int
+    model_id: int
     scorer: Scorer
 
     @property
@@ -63,6 +67,7 @@ class ScorerCache:
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._entries: OrderedDict[int, ServedVersion] = OrderedDict()
+        self._active: dict[int, int] = {}  # model id → the version id last loaded as its active one
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -78,19 +83,30 @@ class ScorerCache:
                 self._entries.move_to_end(version_id)
             return entry
 
-    def put(self, entry: ServedVersion) -> None:
+    def put(self, entry: ServedVersion, *, active: bool = False) -> None:
+        """Cache ``entry``; ``active`` when it was loaded as its model's active version."""
         with self._lock:
-            previous = self._entries.pop(entry.version_id, None)
-            if previous is not None:
-                self._bytes -= previous.scorer.nbytes
+            if active:
+                superseded = self._active.get(entry.model_id)
+                self._active[entry.model_id] = entry.version_id
+                if superseded is not None and superseded != entry.version_id:
+                    self._drop(superseded)
+            self._drop(entry.version_id)
             self._entries[entry.version_id] = entry
             self._bytes += entry.scorer.nbytes
             self._evict()
+
+    def _drop(self, version_id: int) -> None:
+        entry = self._entries.pop(version_id, None)
+        if entry is not None:
+            self._bytes -= entry.scorer.nbytes
 
     def _evict(self) -> None:
         while len(self._entries) > 1 and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
             _, evicted = self._entries.popitem(last=False)
             self._bytes -= evicted.scorer.nbytes
+            if self._active.get(evicted.model_id) == evicted.version_id:
+                del self._active[evicted.model_id]
         SCORER_CACHE_BYTES.set(self._bytes)
         SCORER_CACHE_VERSIONS.set(len(self._entries))
 
@@ -145,7 +161,7 @@ async def _version_row(session: AsyncSession, model: Model, handle: Handle) -> V
 
 
 def _decode(row: Version, embedder) -> ServedVersion:
-    return ServedVersion(row.id, row.version_no, Scorer(Snapshot.from_json(row.snapshot), embedder))
+    return ServedVersion(row.id, row.version_no, row.model_id, Scorer(Snapshot.from_json(row.snapshot), embedder))
 
 
 async def served_version(session: AsyncSession, model: Model, handle: Handle, embedder_name: str) -> ServedVersion:
@@ -166,7 +182,7 @@ async def served_version(session: AsyncSession, model: Model, handle: Handle, em
         raise ApiError(409, "model_not_ready",
                        "This version was trained with an embedder this server does not run.",
                        {"reason": "embedder_mismatch", "expected": exc.expected[0], "loaded": exc.loaded[0]}) from exc
-    _cache.put(entry)
+    _cache.put(entry, active=handle.pin is None)
     return entry
 
 

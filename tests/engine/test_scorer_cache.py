@@ -4,8 +4,8 @@ from api.scoring_service import ScorerCache, ServedVersion
 from engine.scorer import Scorer
 
 
-def _served(version_id: int, scorer: Scorer) -> ServedVersion:
-    return ServedVersion(version_id, version_id, scorer)
+def _served(version_id: int, scorer: Scorer, model_id: int | None = None) -> ServedVersion:
+    return ServedVersion(version_id, version_id, version_id if model_id is None else model_id, scorer)
 
 
 def test_a_scorer_reports_the_bytes_of_its_arrays(tone_model, hashing):
@@ -59,3 +59,23 @@ def test_shrinking_the_budget_evicts_at_once(tone_model, hashing):
         cache.put(_served(version_id, scorer))
     cache.configure(max_bytes=2 * scorer.nbytes)
     assert len(cache) == 2 and cache.get(4) is not None and cache.get(3) is not None
+
+
+def test_a_new_active_version_drops_the_one_it_supersedes(tone_model, hashing):
+    scorer = Scorer(tone_model.snapshot, hashing)
+    cache = ScorerCache(max_bytes=1 << 40)
+    cache.put(_served(1, scorer, model_id=10), active=True)
+    cache.put(_served(5, scorer, model_id=20), active=True)
+    cache.put(_served(2, scorer, model_id=10), active=True)  # model 10 retrained: v2 is active now
+    assert cache.get(1) is None
+    assert cache.get(2) is not None and cache.get(5) is not None
+    assert cache.nbytes == 2 * scorer.nbytes
+
+
+def test_a_pinned_version_is_not_dropped_by_a_new_active_one(tone_model, hashing):
+    scorer = Scorer(tone_model.snapshot, hashing)
+    cache = ScorerCache(max_bytes=1 << 40)
+    cache.put(_served(1, scorer, model_id=10))                # loaded for handle@v1
+    cache.put(_served(2, scorer, model_id=10), active=True)
+    cache.put(_served(3, scorer, model_id=10), active=True)
+    assert cache.get(1) is not None and cache.get(2) is None and cache.get(3) is not None
