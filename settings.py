@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # Every API call to Temporal is bounded by this many seconds.
     temporal_rpc_timeout: float = 2.0
     worker_concurrency: int = 4
+    # Workflows a worker keeps in memory between tasks (Temporal's sticky cache; the SDK's default is
+    # 1000). An evicted workflow is replayed from its short history when its next task comes.
+    worker_cached_workflows: int = Field(200, ge=1)
 
     public_namespaces: str = Field("public", description="Comma-separated; the first is the catalog")
     max_body_bytes: int = 1024 * 1024

@@ -37,6 +37,7 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps, *, task
         activities=all_activities(deps),
         activity_executor=activity_executor or ThreadPoolExecutor(concurrency + 4, "assay-activity"),
         max_concurrent_activities=concurrency,
+        max_cached_workflows=settings.worker_cached_workflows,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
