@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import ActivityDeps, all_activities
+from engine.heap import release_large_allocations
 from settings import Settings, get_settings
 from workflows.registry import ALL_WORKFLOWS
 
@@ -47,6 +48,7 @@ async def connect(settings: Settings) -> Client:
 
 
 async def run(settings: Settings) -> int:
+    release_large_allocations()  # fits of growing models must not ratchet the worker's memory up
     client = await connect(settings)
     deps = ActivityDeps.from_settings(settings)
     worker = build_worker(client, settings, deps)

@@ -16,6 +16,7 @@ from api.ratelimit import KeyRateLimiter
 from api.scoring_service import scorer_cache
 from api.routers import ROUTERS, health
 from api.temporal import TemporalGateway
+from engine.heap import release_large_allocations
 from settings import Settings, get_settings
 from store.db import make_async_engine, make_sessionmaker
 from store.tables import Operation
@@ -30,6 +31,7 @@ Authenticate with `Authorization: Bearer <key>`.
 def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
+    release_large_allocations()  # long texts' embeddings must not ratchet an API process's memory up
     scorer_cache().configure(max_bytes=settings.scorer_cache_mb * 1024 * 1024)
 
     @asynccontextmanager
