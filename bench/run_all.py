@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-# http_scoring needs Debian's `wrk` and `hey` (apt-get install wrk hey); soak runs apart (`make soak`).
+# http_scoring needs Debian's `wrk` (apt-get install wrk); soak runs apart (`make soak`).
 BENCHMARKS = ["engine", "orchestration", "http_scoring"]
 
 
