@@ -5,8 +5,9 @@ and trains a two-trait model through the REST API with the dev key, then drives 
 - closed loop with wrk (each connection sends its next request when the last one answered) at 1 and
   20 connections: short content (~20 words), long content (~2,000 words), and short content while
   a re-tune is running — the throughput ceiling;
-- open loop (bench/open_loop.py) at several offered rates over 20 connections: Poisson arrivals,
-  latency counted from each request's scheduled time — the latency users see at that load.
+- open loop (bench/open_loop.py) at 25, 50, 75 and 90 % of that ceiling over 20 connections:
+  Poisson arrivals, latency counted from each request's scheduled time — the latency users see at
+  that load.
 It records p50/p99 latency, requests per second and errors, plus the CPU and the time one short
 text takes to embed on it (the floor of every latency), to bench/results/http_scoring.json and .md.
 
@@ -14,7 +15,7 @@ Targets: short p50 ≤ 12 ms and p99 ≤ 40 ms at 20 clients; ≥ 150 req/s with
 In a closed loop with 20 connections latency is queueing (p50 ≈ 20 / throughput), so the latency
 targets are read off the open-loop runs.
 
-Run: .venv/bin/python -m bench.http_scoring [--seconds 10] [--clients 20] [--rates 25 50 75 100 125]
+Run: .venv/bin/python -m bench.http_scoring [--seconds 10] [--clients 20] [--rates 40 80 …]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from bench import open_loop
 from tests.api.trained import CLEAR, COLD, UNCLEAR, WARM
 
 RESULTS = Path(__file__).parent / "results"
+LOAD_FRACTIONS = (0.25, 0.5, 0.75, 0.9)
 SHORT = "Thanks for writing in! Restart the router, wait thirty seconds, and sign in again to finish setup."
 LONG_SENTENCES = CLEAR + UNCLEAR + WARM + COLD
 
@@ -198,7 +200,7 @@ def machine() -> dict:
             "embed_short_p50_ms": round(timings[100], 2)}
 
 
-async def run_stack(api_workers: int, clients: int, seconds: float, rates: list[float]) -> dict:
+async def run_stack(api_workers: int, clients: int, seconds: float, rates: list[float] | None) -> dict:
     stack = Stack(api_workers)
     try:
         key = await asyncio.to_thread(stack.wait_ready)
@@ -211,11 +213,16 @@ async def run_stack(api_workers: int, clients: int, seconds: float, rates: list[
             results = {
                 "short_1_client": await asyncio.to_thread(load, stack.base, key, handle, SHORT, 1, seconds),
                 "short": await asyncio.to_thread(load, stack.base, key, handle, SHORT, clients, seconds),
-                **{f"short_open_{rate:g}": await asyncio.to_thread(open_loop_run, stack.base, key, handle, SHORT,
-                                                                   clients, rate, seconds)
-                   for rate in rates},
+            }
+            # Offered rates as fractions of the closed-loop ceiling just measured, unless given.
+            ceiling = results["short"]["req_per_s"]
+            for rate in rates or [round(fraction * ceiling) for fraction in LOAD_FRACTIONS]:
+                run = await asyncio.to_thread(open_loop_run, stack.base, key, handle, SHORT, clients, rate, seconds)
+                results[f"short_open_{rate:g}"] = {**run, "share_of_ceiling": round(rate / ceiling, 2)}
+            results |= {
                 "long_1_client": await asyncio.to_thread(load, stack.base, key, handle, long_text(), 1, seconds),
-                "long": await asyncio.to_thread(load, stack.base, key, handle, long_text(), clients, seconds),
+                # One long text keeps a core busy for a second or more: give 20 of them time to finish.
+                "long": await asyncio.to_thread(load, stack.base, key, handle, long_text(), clients, 4 * seconds),
             }
             retune = await client.post(f"/v1/models/{handle}/train",
                                        json={"effort": "max", "reoptimize_params": True})
@@ -257,13 +264,14 @@ def write_results(results: dict, clients: int, seconds: float, host: dict) -> No
               "Requests arrive as a Poisson process at the offered rate and are sent over 20 keep-alive",
               "connections; latency counts from each request's scheduled arrival, so time spent queued for a",
               "free connection is included. `service p50` is from send to answer.", "",
-              "| API processes | offered req/s | achieved req/s | p50 ms | p90 ms | p99 ms | max ms | service p50 ms "
-              "| errors | generator CPU ms/request |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| API processes | offered req/s | share of ceiling | achieved req/s | p50 ms | p90 ms | p99 ms | max ms "
+              "| service p50 ms | errors | generator CPU ms/request |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for workers, runs in results.items():
         for r in runs.values():
             if "offered_req_per_s" in r:
-                lines.append(f"| {workers} | {r['offered_req_per_s']:g} | {r['req_per_s']} | {r['p50_ms']} | "
+                lines.append(f"| {workers} | {r['offered_req_per_s']:g} | {r.get('share_of_ceiling')} | "
+                             f"{r['req_per_s']} | {r['p50_ms']} | "
                              f"{r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['service_p50_ms']} | {r['errors']} "
                              f"| {r['generator_cpu_ms_per_request']} |")
     (RESULTS / "http_scoring.md").write_text("\n".join(lines) + "\n")
@@ -274,8 +282,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--api-workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--rates", type=float, nargs="+", default=[25, 50, 75, 100, 125],
-                        help="offered req/s of the open-loop runs")
+    parser.add_argument("--rates", type=float, nargs="+", default=None,
+                        help="offered req/s of the open-loop runs (default: 25/50/75/90 %% of the closed-loop "
+                             "ceiling measured just before)")
     args = parser.parse_args()
     host = machine()
     print(json.dumps({"machine": host}), flush=True)
