@@ -30,9 +30,6 @@ class Settings(BaseSettings):
     # Workflows a worker keeps in memory between tasks (Temporal's sticky cache; the SDK's default is
     # 1000). An evicted workflow is replayed from its short history when its next task comes.
     worker_cached_workflows: int = Field(200, ge=1)
-    # Raise a worker's nice value by this much: where workers share CPUs with the API (`assay up`),
-    # a fit then yields to scoring requests instead of starving them.
-    worker_nice: int = Field(0, ge=0, le=19)
 
     public_namespaces: str = Field("public", description="Comma-separated; the first is the catalog")
     max_body_bytes: int = 1024 * 1024

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -50,8 +49,6 @@ async def connect(settings: Settings) -> Client:
 
 async def run(settings: Settings) -> int:
     release_large_allocations()  # fits of growing models must not ratchet the worker's memory up
-    if settings.worker_nice:
-        os.nice(settings.worker_nice)
     client = await connect(settings)
     deps = ActivityDeps.from_settings(settings)
     worker = build_worker(client, settings, deps)

@@ -219,11 +219,6 @@ async def run_stack(api_workers: int, clients: int, seconds: float, rates: list[
             for rate in rates or [round(fraction * ceiling) for fraction in LOAD_FRACTIONS]:
                 run = await asyncio.to_thread(open_loop_run, stack.base, key, handle, SHORT, clients, rate, seconds)
                 results[f"short_open_{rate:g}"] = {**run, "share_of_ceiling": round(rate / ceiling, 2)}
-            results |= {
-                "long_1_client": await asyncio.to_thread(load, stack.base, key, handle, long_text(), 1, seconds),
-                # One long text keeps a core busy for a second or more: give 20 of them time to finish.
-                "long": await asyncio.to_thread(load, stack.base, key, handle, long_text(), clients, 4 * seconds),
-            }
             retune = await client.post(f"/v1/models/{handle}/train",
                                        json={"effort": "max", "reoptimize_params": True})
             retune.raise_for_status()
@@ -232,6 +227,12 @@ async def run_stack(api_workers: int, clients: int, seconds: float, rates: list[
             still_busy = (await client.get(f"/v1/models/{handle}")).json()["state"] == "busy"
             results["short_during_training"]["training_still_running_at_end"] = still_busy
             await wait_state(client, handle, {"ready", "failed"})
+            # Last: requests that wrk gives up on keep the server busy after it stops.
+            results |= {
+                "long_1_client": await asyncio.to_thread(load, stack.base, key, handle, long_text(), 1, seconds),
+                # One long text keeps a core busy for a second or more: give 20 of them time to finish.
+                "long": await asyncio.to_thread(load, stack.base, key, handle, long_text(), clients, 4 * seconds),
+            }
         return results
     finally:
         stack.stop()

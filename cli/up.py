@@ -37,17 +37,6 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 POLL_INTERVAL = 0.5
 TEMPORAL_DB_FILE = "temporal.db"
-# Workers share the machine's CPUs with the API here: a fit yields to scoring requests (measured on
-# 2 CPUs during an effort=max re-tune: scoring fell to 8 req/s at the same priority).
-WORKER_NICE = 10
-# The dev server caches every workflow it touched for an hour (up to 512 per shard), so its memory
-# climbs for the first hour of steady traffic. Our workflows are short or continue-as-new, and a
-# cache miss is one read of the local SQLite file: a smaller, shorter cache bounds it sooner.
-TEMPORAL_DYNAMIC_CONFIG = {
-    "history.cacheMaxSize": "128",
-    "history.cacheTTL": '"5m"',
-    "history.eventsCacheTTL": '"5m"',
-}
 
 
 class StartupFailed(Exception):
@@ -214,8 +203,7 @@ class Stack:
         self._check_stop()
 
         note(f"Starting {self.options.workers} worker(s) and the API on {self.options.api_url} …")
-        self.workers = [self._spawn(f"worker-{n}", [sys.executable, "-m", "worker"],
-                                    {"ASSAY_WORKER_NICE": os.environ.get("ASSAY_WORKER_NICE", str(WORKER_NICE))})
+        self.workers = [self._spawn(f"worker-{n}", [sys.executable, "-m", "worker"])
                         for n in range(1, self.options.workers + 1)]
         self.api = self._spawn("api", self._api_command())
         self._wait_until(self._workers_polling, "every worker to poll the task queue", deadline)
@@ -253,9 +241,8 @@ class Stack:
         )
         return env
 
-    def _spawn(self, name: str, command: list[str], extra_env: dict[str, str] | None = None) -> Child:
-        child = Child(name=name, command=command, log_path=self.logs / f"{name}.log",
-                      env=self._child_env() | (extra_env or {}),
+    def _spawn(self, name: str, command: list[str]) -> Child:
+        child = Child(name=name, command=command, log_path=self.logs / f"{name}.log", env=self._child_env(),
                       stop_grace=self.options.stop_grace)
         child.start()
         return child
@@ -269,8 +256,6 @@ class Stack:
             "--ui-port", str(self.options.ui_port), "--ui-disable-news-fetch",
             "--log-level", "warn",
         ]
-        for key, value in TEMPORAL_DYNAMIC_CONFIG.items():
-            command += ["--dynamic-config-value", f"{key}={value}"]
         for key in SEARCH_ATTRIBUTES:
             command += ["--search-attribute", f"{key.name}={_attribute_type(key)}"]
         if self.settings.temporal_namespace != "default":
