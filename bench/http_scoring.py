@@ -181,10 +181,9 @@ def machine() -> dict:
     """What the numbers depend on: the CPU, and how long one short text takes to embed on it."""
     from engine.embedders import get_embedder
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown")
-    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("flags")), [])
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
     embedder = get_embedder(os.environ.get("ASSAY_EMBEDDER", "minilm"))
     for _ in range(20):
         embedder.embed(SHORT)

@@ -30,7 +30,6 @@ import h11
 class OpenLoopResult:
     offered_req_per_s: float
     connections: int
-    seconds: float
     latencies_ms: list[float] = field(default_factory=list)
     service_ms: list[float] = field(default_factory=list)
     errors: int = 0
@@ -129,7 +128,7 @@ async def open_loop(url: str, headers: dict, body: dict, *, rate: float, seconds
                     connections: int = 20, seed: int = 1, timeout: float = 30.0) -> dict:
     """POST ``body`` to ``url`` at ``rate`` requests/s on average for ``seconds``; returns the summary."""
     loop = asyncio.get_running_loop()
-    result = OpenLoopResult(rate, connections, seconds)
+    result = OpenLoopResult(rate, connections)
     pending: asyncio.Queue[float | None] = asyncio.Queue()
     target = urlsplit(url)
     path = target.path + (f"?{target.query}" if target.query else "")

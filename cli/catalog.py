@@ -31,12 +31,10 @@ from typing import Any
 
 from cli.authoring import AuthoringError, load_model_spec
 from cli.build import Builder, BuildFailed
-from cli.context import run_with_session
-from cli.devkey import _write_private
+from cli.devkey import ensure_key_file
 from cli.progress import ProgressBar
 from client import AssayClient, AssayError
 from settings import Settings
-from store import keys as key_store
 
 CATALOG_KEY_FILE = "catalog-key"
 CATALOG_LOG_FILE = "catalog.log"
@@ -57,20 +55,9 @@ def catalog_key_path(settings: Settings) -> Path:
 
 def ensure_catalog_key(settings: Settings, namespace: str) -> str:
     """The stored catalog key if it still works for `namespace`, else a newly issued one."""
-    path = catalog_key_path(settings)
-    stored = path.read_text().strip() if path.exists() else ""
-
-    async def _ensure(session) -> tuple[str, bool]:
-        if stored:
-            record = await key_store.verify(session, stored)
-            if record is not None and record.scope == "authoring" and namespace in record.namespaces:
-                return stored, False
-        issued = await key_store.create_key(session, [namespace], "authoring", label="catalog key (assay up)")
-        return issued.secret, True
-
-    secret, created = run_with_session(settings, _ensure)
-    if created:
-        _write_private(path, secret)
+    secret, _ = ensure_key_file(
+        settings, catalog_key_path(settings), namespace, "catalog key (assay up)",
+        usable=lambda record: record.scope == "authoring" and namespace in record.namespaces)
     return secret
 
 

@@ -8,7 +8,9 @@ key for namespace `dev` is issued and the file rewritten, so a running stack alw
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cli.context import run_with_session
 from settings import Settings
@@ -24,13 +26,22 @@ def dev_key_path(settings: Settings) -> Path:
 
 def ensure_dev_key(settings: Settings) -> tuple[str, bool]:
     """(secret, created): the stored key if it still works, else a newly issued one."""
-    path = dev_key_path(settings)
+    return ensure_key_file(settings, dev_key_path(settings), DEV_NAMESPACE, "dev key (assay up)",
+                           usable=lambda record: True)
+
+
+def ensure_key_file(settings: Settings, path: Path, namespace: str, label: str,
+                    usable: Callable[[Any], bool]) -> tuple[str, bool]:
+    """(secret, created): the key stored in ``path`` while it authenticates and ``usable(record)``
+    holds, else a new authoring key for ``namespace``, written to ``path`` (0600)."""
     stored = path.read_text().strip() if path.exists() else ""
 
     async def _ensure(session) -> tuple[str, bool]:
-        if stored and await key_store.verify(session, stored) is not None:
-            return stored, False
-        issued = await key_store.create_key(session, [DEV_NAMESPACE], "authoring", label="dev key (assay up)")
+        if stored:
+            record = await key_store.verify(session, stored)
+            if record is not None and usable(record):
+                return stored, False
+        issued = await key_store.create_key(session, [namespace], "authoring", label=label)
         return issued.secret, True
 
     secret, created = run_with_session(settings, _ensure)
