@@ -13,8 +13,8 @@ from api.mcp import mount_mcp
 from api.middleware import RequestContextMiddleware
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
 from api.ratelimit import KeyRateLimiter
-from api.scoring_service import scorer_cache
 from api.routers import ROUTERS, health
+from api.scoring_service import scorer_cache
 from api.temporal import TemporalGateway
 from engine.heap import release_large_allocations
 from settings import Settings, get_settings
