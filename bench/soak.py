@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from bench.soak_load import Ledger, Recorder, Traffic
-from bench.soak_report import markdown, memory_trend, verify_writes, versions, wait_settled
+from bench.soak_report import component_trend, markdown, memory_trend, verify_writes, versions, wait_settled
 from bench.soak_stack import SoakStack
 
 RESULTS = Path(__file__).parent / "results"
@@ -48,6 +48,7 @@ class Soak:
         self.recorder = Recorder()
         self.ledger = Ledger()
         self.rss: list[tuple[str, float, dict[str, int]]] = []
+        self.temporal_memory: list[tuple[str, float, dict[str, int]]] = []
         self.client = httpx.AsyncClient(base_url=stack.api_url, limits=httpx.Limits(max_connections=64))
         scored = [f"{NAMESPACE}.soak-score-{n}" for n in range(3)]
         self.traffic = Traffic(self.client, self.headers, NAMESPACE, scored, f"{NAMESPACE}.soak-feedback",
@@ -59,6 +60,8 @@ class Soak:
         while not stop.is_set():
             sample = await asyncio.to_thread(self.stack.sample_rss)
             self.rss.append((self.recorder.phase, time.monotonic(), sample))
+            breakdown = await asyncio.to_thread(self.stack.temporal_memory)
+            self.temporal_memory.append((self.recorder.phase, time.monotonic(), breakdown))
             try:
                 await asyncio.wait_for(stop.wait(), RSS_EVERY)
             except asyncio.TimeoutError:
@@ -106,9 +109,11 @@ class Soak:
     async def sustained(self) -> dict:
         await self.under_traffic("soak", lambda: asyncio.sleep(self.args.minutes * 60))
         window = [(at, sample) for phase, at, sample in self.rss if phase == "soak"]
+        temporal_window = [(at, sample) for phase, at, sample in self.temporal_memory if phase == "soak"]
         retrains = [v for v in await versions(self.client, self.headers, self.traffic.feedback_model)
                     if v["triggered_by"] == "retrain_buffered"]
         return {"traffic": self.recorder.summary("soak"), "memory": memory_trend(window),
+                "temporal_memory": component_trend(temporal_window),
                 "trainings_started": sum(1 for h in self.ledger.trained if "soak-train" in h),
                 "background_retrains": len(retrains)}
 

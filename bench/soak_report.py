@@ -25,24 +25,37 @@ FLAT_MB = 10.0
 FLAT_FRACTION = 0.03
 BATCH_TAG = re.compile(r"\[batch (\d+)\]")
 MB = 1024 * 1024
+COUNTS = {"goroutines"}  # components that are counts, not bytes
+
+
+def _steady_series(samples: list[tuple[float, dict[str, int]]]) -> dict[str, list[tuple[float, float]]]:
+    """label → (minutes since the window began, value) for the samples after warm-up."""
+    start, end = samples[0][0], samples[-1][0]
+    series: dict[str, list[tuple[float, float]]] = {}
+    for t, values in samples:
+        if t >= start + (end - start) * WARMUP_FRACTION:
+            for label, value in values.items():
+                series.setdefault(label, []).append(((t - start) / 60, value))
+    return {label: points for label, points in sorted(series.items()) if len(points) >= 3}
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope per minute."""
+    minutes, values = zip(*points)
+    return statistics.linear_regression(minutes, values).slope
 
 
 def memory_trend(samples: list[tuple[float, dict[str, int]]]) -> dict:
     """samples: (seconds, {process label: rss bytes}) taken during the soak window."""
     if len(samples) < 4:
         return {"processes": {}, "flat": None, "note": "too few samples"}
-    start, end = samples[0][0], samples[-1][0]
-    steady = [(t, rss) for t, rss in samples if t >= start + (end - start) * WARMUP_FRACTION]
     processes = {}
-    for label in sorted({label for _, rss in steady for label in rss}):
-        points = [((t - start) / 60, rss[label] / MB) for t, rss in steady if label in rss]
-        if len(points) < 3:
-            continue
-        minutes, megabytes = zip(*points)
-        slope = statistics.linear_regression(minutes, megabytes).slope
-        window = minutes[-1] - minutes[0]
+    for label, points in _steady_series(samples).items():
+        points = [(minute, rss / MB) for minute, rss in points]
+        megabytes = [mb for _, mb in points]
+        slope = _slope(points)
         mean = statistics.fmean(megabytes)
-        projected = slope * window
+        projected = slope * (points[-1][0] - points[0][0])
         processes[label] = {
             "samples": len(points), "rss_mb_first": round(megabytes[0], 1), "rss_mb_last": round(megabytes[-1], 1),
             "rss_mb_mean": round(mean, 1), "rss_mb_max": round(max(megabytes), 1),
@@ -51,6 +64,23 @@ def memory_trend(samples: list[tuple[float, dict[str, int]]]) -> dict:
         }
     return {"processes": processes, "flat": all(p["flat"] for p in processes.values()),
             "warmup_fraction": WARMUP_FRACTION, "samples": len(samples)}
+
+
+def component_trend(samples: list[tuple[float, dict[str, int]]]) -> dict:
+    """Where one process's memory goes, after warm-up: first, last and slope per component.
+
+    samples: (seconds, {component: bytes, or a plain count for `goroutines`}). Reported, not judged:
+    it explains a growing RSS, the process verdict stays with `memory_trend`.
+    """
+    if len(samples) < 4:
+        return {}
+    trend = {}
+    for label, points in _steady_series(samples).items():
+        scale = 1 if label in COUNTS else MB
+        points = [(minute, value / scale) for minute, value in points]
+        trend[label] = {"unit": "count" if scale == 1 else "MB", "first": round(points[0][1], 1),
+                        "last": round(points[-1][1], 1), "slope_per_min": round(_slope(points), 3)}
+    return trend
 
 
 async def all_samples(client: httpx.AsyncClient, headers: dict, handle: str) -> list[dict]:
@@ -181,6 +211,12 @@ def markdown(results: dict) -> str:
     for label, trend in memory["processes"].items():
         lines.append(f"| {label} | {trend['rss_mb_first']} | {trend['rss_mb_last']} | {trend['rss_mb_max']} | "
                      f"{trend['slope_mb_per_min']} | {'yes' if trend['flat'] else 'no'} |")
+    if soak.get("temporal_memory"):
+        lines += ["", "What the Temporal server's memory is made of, after warm-up (from /proc and its Go runtime "
+                  "gauges; not judged):", "", "| component | first | last | slope per min |", "|---|---:|---:|---:|"]
+        for label, trend in soak["temporal_memory"].items():
+            unit = "" if trend["unit"] == "count" else " MB"
+            lines.append(f"| {label} | {trend['first']}{unit} | {trend['last']}{unit} | {trend['slope_per_min']}{unit} |")
     lines += ["", "## Fault drills", ""]
     for name, fault in results["faults"].items():
         lines += [f"### {name}", ""]

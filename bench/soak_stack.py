@@ -7,7 +7,10 @@ worker or stops Temporal for 30 s and watches the rest carry on. Startup, the ch
 command lines are `assay up`'s; only the supervision loop is replaced by the soak's phases.
 
 RSS is read from /proc (Linux), summed per process and labelled by part (temporal, worker-N, api
-supervisor, each uvicorn worker process).
+supervisor, each uvicorn worker process). The Temporal server's memory is also broken down, to tell
+what grows when its RSS does: anonymous, file-backed and shared pages from /proc, and the Go
+runtime's heap, stack and goroutine count from its own Prometheus endpoint (one process, so every
+service in it reports the same runtime figures).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from cli.context import load_settings
 from cli.processes import Child
@@ -57,6 +61,41 @@ def _descendants(pid: int, tree: dict[int, list[int]]) -> list[int]:
     return found
 
 
+# Temporal's runtime gauges → the names the soak reports them under.
+GO_RUNTIME_GAUGES = {"memory_heap": "go_heap_alloc", "memory_heapinuse": "go_heap_inuse",
+                     "memory_heapidle": "go_heap_idle",
+                     "memory_heapreleased": "go_heap_released", "memory_stack": "go_stack",
+                     "num_goroutines": "goroutines"}
+PROC_STATUS_FIELDS = {"RssAnon": "rss_anon", "RssFile": "rss_file", "RssShmem": "rss_shmem"}
+
+
+def proc_status_bytes(pid: int) -> dict[str, int]:
+    """RssAnon, RssFile and RssShmem of a process, in bytes (empty once it has gone)."""
+    found = {}
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                if key in PROC_STATUS_FIELDS:
+                    found[PROC_STATUS_FIELDS[key]] = int(value.split()[0]) * 1024
+    except OSError:
+        return {}
+    return found
+
+
+def go_runtime_gauges(metrics_url: str) -> dict[str, int]:
+    """The Go runtime gauges a Temporal server publishes (empty when it does not answer)."""
+    try:
+        text = httpx.get(metrics_url, timeout=3).text
+    except httpx.HTTPError:
+        return {}
+    found = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in GO_RUNTIME_GAUGES and family.samples:
+            found[GO_RUNTIME_GAUGES[family.name]] = int(family.samples[0].value)
+    return found
+
+
 def rss_bytes(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/statm") as statm:
@@ -70,7 +109,8 @@ class SoakStack:
         self.settings = load_settings(data_dir)
         self.options = StackOptions(
             host="127.0.0.1", api_port=free_port(), temporal_port=free_port(), ui_port=free_port(),
-            workers=workers, api_workers=api_workers, startup_timeout=240.0, stop_grace=20.0)
+            workers=workers, api_workers=api_workers, startup_timeout=240.0, stop_grace=20.0,
+            temporal_metrics_port=free_port())
         self.stack = Stack(self.settings, self.options)
         self.dev_key = ""
 
@@ -118,6 +158,14 @@ class SoakStack:
             if value is not None:
                 sample[label] = value
         return sample
+
+    def temporal_memory(self) -> dict[str, int]:
+        """What the Temporal server's memory is made of right now (see the module docstring)."""
+        temporal = self.stack.temporal
+        if temporal is None or temporal.pid is None or temporal.has_exited():
+            return {}
+        metrics_url = f"http://{self.options.client_host}:{self.options.temporal_metrics_port}/metrics"
+        return {**proc_status_bytes(temporal.pid), **go_runtime_gauges(metrics_url)}
 
     def dead_parts(self) -> list[str]:
         return [name for name, child in self.parts().items() if child.has_exited()]

@@ -58,6 +58,7 @@ class StackOptions:
     startup_timeout: float
     stop_grace: float
     seed_examples: bool = True
+    temporal_metrics_port: int | None = None  # None: Temporal picks a free port
 
     @property
     def client_host(self) -> str:
@@ -79,6 +80,8 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     up.add_argument("--api-port", type=int, default=8000)
     up.add_argument("--temporal-port", type=int, default=7233)
     up.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port")
+    up.add_argument("--temporal-metrics-port", type=int, default=None,
+                    help="port of the Temporal server's Prometheus /metrics (default: a free port it picks)")
     up.add_argument("--workers", type=_count(0), default=2, help="worker processes (default 2)")
     up.add_argument("--api-workers", type=_count(1), default=1, help="API server processes (default 1)")
     up.add_argument("--startup-timeout", type=float, default=180.0,
@@ -106,6 +109,7 @@ def up_command(args: argparse.Namespace) -> int:
         host=args.host, api_port=args.api_port, temporal_port=args.temporal_port, ui_port=args.ui_port,
         workers=args.workers, api_workers=args.api_workers, startup_timeout=args.startup_timeout,
         stop_grace=args.stop_grace, seed_examples=args.seed_examples,
+        temporal_metrics_port=args.temporal_metrics_port,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock_data_dir(settings.data_dir)
@@ -256,6 +260,8 @@ class Stack:
             "--ui-port", str(self.options.ui_port), "--ui-disable-news-fetch",
             "--log-level", "warn",
         ]
+        if self.options.temporal_metrics_port is not None:
+            command += ["--metrics-port", str(self.options.temporal_metrics_port)]
         for key in SEARCH_ATTRIBUTES:
             command += ["--search-attribute", f"{key.name}={_attribute_type(key)}"]
         if self.settings.temporal_namespace != "default":

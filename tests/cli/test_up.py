@@ -85,7 +85,8 @@ def data_dir(tmp_path) -> Path:
 
 
 def test_up_serves_keeps_data_across_restarts_and_leaves_nothing_running(data_dir):
-    first = RunningStack(data_dir, "--workers", "1")
+    metrics_port = free_port()
+    first = RunningStack(data_dir, "--workers", "1", "--temporal-metrics-port", str(metrics_port))
     try:
         first.wait_until_up()
         dev_key = (data_dir / "dev-key").read_text().strip()
@@ -101,6 +102,9 @@ def test_up_serves_keeps_data_across_restarts_and_leaves_nothing_running(data_di
         assert page.status_code == 200
         assert set(page.json()) >= {"items", "next_cursor", "limit"}
         assert created.status_code == 201
+        temporal_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert temporal_metrics.status_code == 200
+        assert "num_goroutines" in temporal_metrics.text
 
         running = stack_processes(data_dir)
         # Temporal, one worker, the API at least.
