@@ -26,6 +26,7 @@ FLAT_FRACTION = 0.03
 BATCH_TAG = re.compile(r"\[batch (\d+)\]")
 MB = 1024 * 1024
 COUNTS = {"goroutines"}  # components that are counts, not bytes
+THIRD_PARTY = {"temporal"}  # judged and shown like the rest, but not Assay's own code
 
 
 def _steady_series(samples: list[tuple[float, dict[str, int]]]) -> dict[str, list[tuple[float, float]]]:
@@ -62,8 +63,9 @@ def memory_trend(samples: list[tuple[float, dict[str, int]]]) -> dict:
             "slope_mb_per_min": round(slope, 3), "projected_growth_mb": round(projected, 1),
             "flat": projected < max(FLAT_MB, FLAT_FRACTION * mean),
         }
+    ours = [trend["flat"] for label, trend in processes.items() if label not in THIRD_PARTY]
     return {"processes": processes, "flat": all(p["flat"] for p in processes.values()),
-            "warmup_fraction": WARMUP_FRACTION, "samples": len(samples)}
+            "assay_flat": all(ours), "warmup_fraction": WARMUP_FRACTION, "samples": len(samples)}
 
 
 def component_trend(samples: list[tuple[float, dict[str, int]]]) -> dict:
@@ -198,12 +200,14 @@ def markdown(results: dict) -> str:
         f"still running. Code: `{config.get('commit_at_start')}`"
         f"{'' if config.get('commit_at_start') == config.get('commit_at_end') else ' → `' + str(config.get('commit_at_end')) + '` (changed during the run)'}. "
         f"Run on {config['finished_at']}.", "",
+        *([f"Note: {config['note']}.", ""] if config.get("note") else []),
         "## Sustained load", "",
         f"Error rate **{soak['traffic']['error_rate']:.3%}** over {soak['traffic']['requests']} requests, "
         f"{soak['traffic']['req_per_s']} req/s; {soak['trainings_started']} trainings started, "
         f"{soak['background_retrains']} background retrains stored.", "",
         *_table(soak["traffic"]), "",
-        f"Memory after warm-up: **{'flat' if memory['flat'] else 'growing'}** "
+        f"Memory after warm-up: **{'flat' if memory['flat'] else 'growing'}**; Assay's own processes "
+        f"**{'flat' if memory.get('assay_flat', memory['flat']) else 'growing'}** "
         f"(slope per process, {memory.get('samples')} samples; flat = projected growth under "
         f"max({FLAT_MB:.0f} MB, {FLAT_FRACTION:.0%}) of its mean).", "",
         "| process | RSS first MB | RSS last MB | max MB | slope MB/min | flat |", "|---|---:|---:|---:|---:|---|",

@@ -31,6 +31,12 @@ def test_a_steady_climb_after_warmup_is_growing():
     assert temporal["flat"] is False and round(temporal["slope_mb_per_min"], 2) == 1.25
     assert 19 < temporal["projected_growth_mb"] < 21
     assert trend["processes"]["worker"]["flat"] is True
+    assert trend["assay_flat"] is True  # only the Temporal server grows
+
+
+def test_a_growing_assay_process_fails_the_assay_verdict():
+    trend = memory_trend(_samples(20, lambda minute: {"temporal": 200.0, "worker-1": 290 + 2 * minute}))
+    assert trend["flat"] is False and trend["assay_flat"] is False
 
 
 def test_too_few_samples_give_no_verdict():
@@ -52,3 +58,4 @@ def test_proc_status_of_this_process_has_anonymous_pages_and_of_a_gone_one_nothi
     assert mine["rss_anon"] > 10 * MB
     assert set(mine) == {"rss_anon", "rss_file", "rss_shmem"}
     assert proc_status_bytes(2**22 + 1) == {}
+
