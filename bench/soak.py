@@ -110,12 +110,14 @@ class Soak:
         await self.under_traffic("soak", lambda: asyncio.sleep(self.args.minutes * 60))
         window = [(at, sample) for phase, at, sample in self.rss if phase == "soak"]
         temporal_window = [(at, sample) for phase, at, sample in self.temporal_memory if phase == "soak"]
-        retrains = [v for v in await versions(self.client, self.headers, self.traffic.feedback_model)
-                    if v["triggered_by"] == "retrain_buffered"]
+        # Version numbers are never reused and pruning keeps only the newest 100 untagged versions, so
+        # the newest number counts the retrains (v1 is the setup's training; nothing else trains it).
+        stored = await versions(self.client, self.headers, self.traffic.feedback_model)
+        retrains = max((v["version_no"] for v in stored), default=1) - 1
         return {"traffic": self.recorder.summary("soak"), "memory": memory_trend(window),
                 "temporal_memory": component_trend(temporal_window),
                 "trainings_started": sum(1 for h in self.ledger.trained if "soak-train" in h),
-                "background_retrains": len(retrains)}
+                "background_retrains": retrains}
 
     async def temporal_down(self) -> dict:
         open_run = f"{NAMESPACE}.soak-open-run"

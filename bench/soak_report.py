@@ -204,7 +204,7 @@ def markdown(results: dict) -> str:
         "## Sustained load", "",
         f"Error rate **{soak['traffic']['error_rate']:.3%}** over {soak['traffic']['requests']} requests, "
         f"{soak['traffic']['req_per_s']} req/s; {soak['trainings_started']} trainings started, "
-        f"{soak['background_retrains']} background retrains stored.", "",
+        f"{soak['background_retrains']} background retrains.", "",
         *_table(soak["traffic"]), "",
         f"Memory after warm-up: **{'flat' if memory['flat'] else 'growing'}**; Assay's own processes "
         f"**{'flat' if memory.get('assay_flat', memory['flat']) else 'growing'}** "
