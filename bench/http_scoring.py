@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import shutil
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 import httpx
 
 from bench import open_loop
+from cli.ports import free_port
 from tests.api.trained import CLEAR, COLD, UNCLEAR, WARM
 
 RESULTS = Path(__file__).parent / "results"
@@ -53,11 +53,6 @@ def long_text(words: int = 2000) -> str:
         i += 1
     return " ".join(out)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stack:

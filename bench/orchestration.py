@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import uuid
 from pathlib import Path
 
 import httpx
+
+from cli.ports import free_port
 
 RESULTS = Path(__file__).parent / "results"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -55,11 +56,6 @@ def samples(salt: str, per_pole: int = 20) -> list[dict]:
                     for n in range(per_pole)]
     return out
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def wait_ready(http: httpx.AsyncClient, headers: dict, handle: str, limit: float = 600.0) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from pathlib import Path
 
@@ -25,16 +24,12 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.context import load_settings
+from cli.ports import free_port
 from cli.processes import Child
 from cli.up import Stack, StackOptions
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children_of() -> dict[int, list[int]]:

@@ -32,7 +32,8 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bench.soak_stack import free_port, rss_bytes
+from bench.soak_stack import rss_bytes
+from cli.ports import free_port
 from settings import temporal_cli_path
 
 RESULTS = Path(__file__).resolve().parent / "results"

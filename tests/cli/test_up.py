@@ -12,16 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli.ports import free_port
 from tests.cli.cli_runner import REPO_ROOT, cli_command, cli_env
 
 STARTUP_WAIT = 240  # seconds; bounded, generous for a cold start on a 2-core machine
 STOP_WAIT = 90
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def stack_processes(data_dir: Path) -> set[int]:

@@ -7,13 +7,14 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+
+from cli.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,11 +94,6 @@ async def wait_for_operation(http: httpx.AsyncClient, headers: dict, handle: str
         assert asyncio.get_running_loop().time() < deadline, f"gave up waiting: {body}"
         await asyncio.sleep(0.1)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def worker_process(settings, task_queue: str, temporal_address: str | None = None) -> subprocess.Popen:
