@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
+from cli.ports import free_port
 from settings import Settings, temporal_cli_path
 from tests.lifespan import serving
 from store.db import is_sqlite, make_async_engine, make_sessionmaker, make_sync_engine
@@ -81,15 +82,12 @@ async def app(settings, temporal_env):
 async def served_url(settings, temporal_env) -> AsyncIterator[str]:
     """The app behind a real uvicorn server on a free loopback port, for clients that speak TCP."""
     import asyncio
-    import socket
 
     import uvicorn
 
     from api.app import create_app
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     application = create_app(settings, temporal_client=temporal_env.client)
     server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="on",
                                            log_level="warning"))

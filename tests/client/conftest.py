@@ -3,7 +3,6 @@ test body blocks (an in-process ASGI transport is async-only)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -11,19 +10,14 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from cli.ports import free_port
 
 
 @pytest.fixture(scope="session")
 def threaded_base_url(settings) -> Iterator[str]:
     # Its own app: the session's Temporal client belongs to the session loop, not this thread's loop.
     app = create_app(settings)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning"))
     thread = threading.Thread(target=server.run, name="client-test-uvicorn", daemon=True)
     thread.start()

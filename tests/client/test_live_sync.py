@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cli.authoring import load_model_spec
+from cli.ports import free_port
 from client import AssayClient, AssayError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "support-reply" / "model.yaml"
@@ -86,18 +87,10 @@ def test_archiving_through_the_client(client, namespace):
 
 
 def test_an_unreachable_server_is_an_assay_error():
-    with AssayClient(f"http://127.0.0.1:{_closed_port()}", "k", timeout=5) as client, \
+    with AssayClient(f"http://127.0.0.1:{free_port()}", "k", timeout=5) as client, \
             pytest.raises(AssayError) as caught:
         client.health()
     assert (caught.value.status, caught.value.code) == (0, "connection_failed")
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_pushing_a_definition_twice_writes_nothing_the_second_time(client, namespace, tmp_path):
