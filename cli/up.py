@@ -37,6 +37,7 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 POLL_INTERVAL = 0.5
 TEMPORAL_DB_FILE = "temporal.db"
+TEMPORAL_SQLITE_PRAGMAS = ("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal")
 
 
 class StartupFailed(Exception):
@@ -255,7 +256,7 @@ class Stack:
         command = [
             temporal_cli_path(), "server", "start-dev",
             "--db-filename", str(self.settings.data_dir / TEMPORAL_DB_FILE),
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+            *TEMPORAL_SQLITE_PRAGMAS,
             "--ip", self.options.host, "--port", str(self.options.temporal_port),
             "--ui-port", str(self.options.ui_port), "--ui-disable-news-fetch",
             "--log-level", "warn",
