@@ -1,6 +1,7 @@
 """The scoring hot path: which version serves a request, and a per-process cache of decoded snapshots.
 
-No Temporal call and no write happen here. The embedder is loaded once per process and every call
+No Temporal call and no write happen on the scoring path itself; feedback (below) writes samples
+and wakes the retrain workflow. The embedder is loaded once per process and every call
 into it (and the snapshot decode) runs in a worker thread, never on the event loop.
 
 Decisions (SPEC is silent):
@@ -38,6 +39,7 @@ from api.observability import SCORER_CACHE_BYTES, SCORER_CACHE_VERSIONS
 from engine.embedders import get_embedder
 from engine.scorer import Scorer, UnknownTrait
 from engine.snapshot import EmbedderMismatch, Snapshot
+from store import catalog
 from store import versions as version_store
 from store.tables import Model, Sample, Trait, Version
 
@@ -215,12 +217,16 @@ class FeedbackEntry:
     quality: float
 
 
+def feedback_off_under_zdr() -> ApiError:
+    return ApiError(409, "feature_unavailable",
+                    "Feedback is off for models with zero-data retention: their content is never stored.")
+
+
 async def plan_feedback(session: AsyncSession, principal, model: Model, feedback: dict) -> list[FeedbackEntry]:
     """Check rights, ZDR and every label up front, so a rejected request writes nothing."""
     principal.require_author(model.namespace)
     if model.zero_data_retention:
-        raise ApiError(409, "feature_unavailable",
-                       "Feedback is off for models with zero-data retention: their content is never stored.")
+        raise feedback_off_under_zdr()
     traits = list(await session.scalars(select(Trait).where(Trait.model_id == model.id).order_by(Trait.id)))
     by_key = {t.key: t for t in traits}
     by_name = {t.name: t for t in traits}
@@ -246,6 +252,14 @@ async def store_feedback(session: AsyncSession, temporal, settings, model: Model
     if "\x00" in text:
         # Stored strings never hold NUL (PostgreSQL cannot); the text can still be scored without feedback.
         raise validation_error("Text with NUL characters cannot be stored as feedback.", {"field": "content"})
+    await session.commit()  # end the read snapshot: the claim must see what other requests committed
+    try:
+        # Re-checked here, in the writing transaction: ZDR may have been switched on while the
+        # content was fetched and scored, and a sample written after that would outlive the switch.
+        await catalog.claim_for_feedback(session, model.id)
+    except catalog.FeedbackRefused as refused:
+        await session.rollback()
+        raise (model_archived(model) if refused.reason == "archived" else feedback_off_under_zdr()) from None
     rows = [Sample(model_id=model.id, trait_id=entry.trait_id, text=text, quality=entry.quality,
                    source_url=source_url, content_sha256=content_sha256, provenance="score_feedback")
             for entry in plan]

@@ -81,6 +81,33 @@ async def claim_for_edit(session: AsyncSession, model_id: int, allowed: Collecti
     return await session.scalar(select(Model.state).where(Model.id == model_id)) or "missing"
 
 
+class FeedbackRefused(Exception):
+    """The model stopped taking feedback after the request checked it; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "zero_data_retention" or "archived"
+
+
+async def claim_for_feedback(session: AsyncSession, model_id: int) -> None:
+    """Starts a feedback write by claiming the model row while it still takes feedback.
+
+    The check and the lock are one conditional UPDATE, so it is ordered against a concurrent switch
+    to zero-data retention (which purges samples under the same row lock): either the switch comes
+    first and this refuses, or this commits first and the switch purges what it wrote.
+    """
+    result = await session.execute(
+        update(Model)
+        .where(Model.id == model_id, Model.zero_data_retention.is_(False), Model.state != "archived")
+        .values(zero_data_retention=False)  # a no-op write that takes the row (or SQLite's write) lock
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        return
+    state = await session.scalar(select(Model.state).where(Model.id == model_id))
+    raise FeedbackRefused("archived" if state in ("archived", None) else "zero_data_retention")
+
+
 async def archive_model(session: AsyncSession, model_id: int) -> str | None:
     """Archives the model. None if it is archived now (or already was), else the blocking state."""
     result = await session.execute(
