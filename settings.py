@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     fetch_allow: str = Field("", description="Comma-separated host or host:port entries allowed to fetch")
     rate_limit: str | None = Field(None, description="e.g. 100/10s per key")
     redis_url: str | None = None
+    metrics_token: str | None = Field(None, description="Bearer token /metrics requires; unset leaves it open")
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 from temporalio.client import Client
 
-from api.errors import API_ERRORS, HEALTH_ERRORS, install_error_handlers
+from api.errors import API_ERRORS, HEALTH_ERRORS, ApiError, install_error_handlers
 from api.mcp import mount_mcp
-from api.middleware import RequestContextMiddleware
+from api.middleware import RequestContextMiddleware, UnicodeBodyGuard
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
 from api.ratelimit import KeyRateLimiter
 from api.routers import ROUTERS, health
@@ -72,7 +73,12 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.state.mcp = mount_mcp(app)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if settings.metrics_token:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
+                                                                     settings.metrics_token.encode()):
+                raise ApiError(401, "unauthorized", "Metrics need 'Authorization: Bearer <ASSAY_METRICS_TOKEN>'.")
         async with app.state.sessionmaker() as session:
             rows = (await session.execute(
                 select(Operation.kind, Operation.status, func.count()).group_by(Operation.kind, Operation.status)
@@ -83,6 +89,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         return Response(body, media_type=content_type)
 
     # Outermost last: request ids exist before metrics and logs read them.
+    app.add_middleware(UnicodeBodyGuard)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("assay.api")
@@ -90,9 +91,34 @@ def request_id_of(request: Request) -> str:
     return getattr(request.state, "request_id", "") or ""
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with everything strict JSON cannot carry made printable.
+
+    Details often echo what the client sent: NaN and infinities (which Python's JSON reader accepts),
+    strings with lone surrogates (which UTF-8 cannot encode), or other objects. An error answer must
+    never fail to serialize, or the client gets a 500 instead of the real reason.
+    """
+    if isinstance(value, dict):
+        return {json_safe(key) if isinstance(key, str) else str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value).replace("inf", "Infinity").replace("nan", "NaN")
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return json_safe(str(value))
+
+
 def envelope(status: int, code: str, message: str, request_id: str, details: dict | None = None,
              headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "request_id": request_id, "details": details or {}}}
+    body = {"error": {"code": code, "message": message, "request_id": request_id,
+                      "details": json_safe(details or {})}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -160,7 +186,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return envelope(503, "unavailable", "The database is not reachable right now; try again shortly.",
                         request_id_of(request))
 
+    # Uniqueness races are answered where they can happen (upserts, HandleTaken); one that slips
+    # through is still the client's conflict with another request, not a server fault.
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError):
+        log.warning("integrity conflict: %s", type(exc.orig).__name__, extra={"request_id": request_id_of(request)})
+        return envelope(409, "conflict", "Another request changed this at the same time; read it again and retry.",
+                        request_id_of(request))
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error", extra={"request_id": request_id_of(request)})
-        return envelope(500, "internal_error", "Something went wrong on our side.", request_id_of(request))
+        # Starlette re-raises to the server after this answer and the server then drops the
+        # connection; saying so lets a keep-alive client open a new one instead of failing its next request.
+        # This answer is sent outside the request-id middleware, so it sets that header itself.
+        return envelope(500, "internal_error", "Something went wrong on our side.", request_id_of(request),
+                        headers={"Connection": "close", "X-Request-Id": request_id_of(request)})

@@ -12,9 +12,25 @@ from api.auth import Principal
 from api.errors import ApiError, not_found
 from store.tables import Model
 
-NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,38}$")
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# Grammars are checked with fullmatch: "$" would also accept a trailing newline.
+NAMESPACE_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,38}")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+TAG_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# "vN" with ASCII digits only (\d would take any Unicode digit: "v١" read as v1).
+_VERSION_REF = re.compile(r"v([0-9]+)")
+# More digits than a 64-bit integer holds name no version; they are never parsed (a 5,000-digit int
+# is slow to build and would overflow the column).
+MAX_VERSION_DIGITS = 18
+NO_SUCH_VERSION = 0  # version numbers start at 1
+
+
+def version_number(ref: str) -> int | None:
+    """N for a reference written "vN", else None (it is a tag). Too many digits → NO_SUCH_VERSION."""
+    match = _VERSION_REF.fullmatch(ref)
+    if match is None:
+        return None
+    digits = match.group(1)
+    return int(digits) if len(digits) <= MAX_VERSION_DIGITS else NO_SUCH_VERSION
 
 
 @dataclass(frozen=True)
@@ -41,10 +57,10 @@ def invalid_handle(handle: str) -> ApiError:
 
 def parse_handle(raw: str, *, allow_pin: bool = False) -> Handle:
     base, at, pin = raw.partition("@")
-    if at and (not allow_pin or not TAG_RE.match(pin)):
+    if at and (not allow_pin or not TAG_RE.fullmatch(pin)):
         raise invalid_handle(raw)
     namespace, dot, name = base.partition(".")
-    if not dot or not NAMESPACE_RE.match(namespace) or not NAME_RE.match(name):
+    if not dot or not NAMESPACE_RE.fullmatch(namespace) or not NAME_RE.fullmatch(name):
         raise invalid_handle(raw)
     return Handle(namespace, name, pin or None)
 

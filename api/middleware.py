@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids on every response and the request body size limit."""
+"""Pure ASGI middleware: request ids on every response, the request body size limit, and the refusal
+of JSON strings that are not valid Unicode."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import re
 from starlette.exceptions import HTTPException
 from ulid import ULID
 
+from api.errors import envelope
+
 # An incoming id is honoured only if it is short and plain (no header injection, no log forging).
-_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def new_request_id() -> str:
@@ -33,7 +36,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SANE_REQUEST_ID.match(incoming) else new_request_id()
+        request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
         started = False
@@ -78,3 +81,71 @@ class RequestContextMiddleware:
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+# A lone surrogate can only arrive as a \\uD800–\\uDFFF escape (raw surrogate bytes are not UTF-8),
+# so bodies without such an escape — nearly all — are never parsed here.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def holds_lone_surrogate(body: bytes) -> bool:
+    """True if ``body`` is JSON with a key or string value that UTF-8 cannot encode."""
+    try:
+        pending = [json.loads(body)]
+    except (ValueError, RecursionError):
+        return False  # not JSON: the route answers 400 itself
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+class UnicodeBodyGuard:
+    """Answers 422 to a JSON body holding a lone surrogate (``"\\ud800"``), before any route reads it.
+
+    Such a string parses but cannot be stored, embedded or echoed back, so every route (and MCP)
+    would otherwise fail somewhere deep with a 500. One check here covers every reader of JSON.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body arrived
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _SURROGATE_ESCAPE.search(body) and holds_lone_surrogate(body):
+            request_id = scope.get("state", {}).get("request_id", "")
+            response = envelope(422, "validation_error",
+                                "Strings must be valid Unicode: the body holds a lone surrogate escape (\\ud800–\\udfff).",
+                                request_id, {"reason": "lone_surrogate"})
+            await response(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)

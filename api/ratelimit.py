@@ -16,7 +16,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from api.errors import ApiError
 
-_SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours)\s*$")
+_SPEC = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]*)\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours)\s*")
 _UNITS = {"s": RateLimitItemPerSecond, "m": RateLimitItemPerMinute, "h": RateLimitItemPerHour}
 
 
@@ -26,7 +26,7 @@ class InvalidRateLimit(ValueError):
 
 def parse_rate_limit(spec: str) -> RateLimitItem:
     """`100/10s` → 100 requests per 10 seconds; `5/m` → 5 per minute."""
-    match = _SPEC.match(spec)
+    match = _SPEC.fullmatch(spec)
     if not match or int(match.group(1)) < 1:
         raise InvalidRateLimit(f"rate limit {spec!r} is not like '100/10s', '5/m' or '1000/1h'")
     amount, multiples, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)[0]

@@ -22,7 +22,6 @@ Decisions (SPEC is silent):
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError, not_found, validation_error
 from api.labels import InvalidLabel, parse_quality
-from api.lookup import Handle
+from api.lookup import Handle, version_number
 from api.observability import SCORER_CACHE_BYTES, SCORER_CACHE_VERSIONS
 from engine.embedders import get_embedder
 from engine.scorer import Scorer, UnknownTrait
@@ -45,7 +44,6 @@ from store.tables import Model, Sample, Trait, Version
 
 SCORER_CACHE_ENTRIES = 256
 DEFAULT_SCORER_CACHE_BYTES = 128 * 1024 * 1024
-VERSION_PIN = re.compile(r"^v(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -152,9 +150,9 @@ async def _version_row(session: AsyncSession, model: Model, handle: Handle) -> V
     if handle.pin is None:
         row = await version_store.get_by_id(session, model.active_version_id)
     else:
-        number = VERSION_PIN.match(handle.pin)
-        row = (await version_store.get_by_number(session, model.id, int(number.group(1))) if number
-               else await version_store.get_by_tag(session, model.id, handle.pin))
+        number = version_number(handle.pin)
+        row = (await version_store.get_by_tag(session, model.id, handle.pin) if number is None
+               else await version_store.get_by_number(session, model.id, number))
         if row is None:
             raise not_found("version")
     if row is None or row.model_id != model.id:

@@ -40,7 +40,7 @@ import yaml
 
 from api.labels import InvalidLabel, parse_quality
 
-TRAIT_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+TRAIT_KEY_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 AGGREGATIONS = ("mean", "max", "min", "none")
 FUTURE_TRAIT_TYPES = ("topic", "claim", "outlier")
@@ -298,7 +298,7 @@ class _Parser:
             self.problem(at, "a trait needs a key or a name")
         if key is None and name:
             key = derive_key(name)
-        if key is not None and not TRAIT_KEY_RE.match(key):
+        if key is not None and not TRAIT_KEY_RE.fullmatch(key):
             self.problem((*at, "key"), f"{key!r} is not a valid key: use lowercase letters, digits, _ and -")
         positive = texts["positive_label"] or "positive"
         negative = texts["negative_label"] or "negative"
@@ -369,7 +369,7 @@ class _Parser:
                 ok = False
                 continue
             key = trait_ref if discover else _find_trait_key(traits, trait_ref)
-            if key is None or (discover and not TRAIT_KEY_RE.match(key)):
+            if key is None or (discover and not TRAIT_KEY_RE.fullmatch(key)):
                 self.problem((*at, field_name, "trait"), f"{trait_ref!r} is not a trait of this model")
                 ok = False
                 continue
@@ -413,7 +413,7 @@ class _JsonlReader:
         if self.mapping is not None:
             key = self.mapping.get(field_name)
         elif self.discover:
-            key = field_name if TRAIT_KEY_RE.match(field_name) else None
+            key = field_name if TRAIT_KEY_RE.fullmatch(field_name) else None
         else:
             key = _find_trait_key(self.traits, field_name)
         if key is None:

@@ -39,7 +39,7 @@ from settings import Settings
 CATALOG_KEY_FILE = "catalog-key"
 CATALOG_LOG_FILE = "catalog.log"
 FALLBACK_EFFORT = "medium"
-MODEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+MODEL_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 SEED_TIMEOUT = 1800.0
 POLL_INTERVAL = 0.5
 
@@ -146,7 +146,7 @@ class CatalogSeeder:
                  stream) -> None:
         name = model_file.parent.name
         handle = f"{namespace}.{name}"
-        if not MODEL_NAME_RE.match(name):
+        if not MODEL_NAME_RE.fullmatch(name):
             log(f"Skipping {model_file}: {name!r} is not a valid model name.")
             return
         try:

@@ -40,7 +40,7 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def create_command(args: argparse.Namespace) -> int:
-    bad = [name for name in args.namespace if not NAMESPACE_RE.match(name)]
+    bad = [name for name in args.namespace if not NAMESPACE_RE.fullmatch(name)]
     if bad:
         raise CliError(
             f"invalid namespace {', '.join(repr(n) for n in bad)}: use lowercase letters, digits and "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -57,3 +59,12 @@ def make_sync_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def upsert_insert(session):
+    """The ``insert`` of the session's dialect, which has ``on_conflict_do_*``.
+
+    Creates that two requests may make at once (a tag, a namespace) are one statement with ON
+    CONFLICT rather than read-then-insert, which lets the second insert break the unique key.
+    """
+    return postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.db import upsert_insert
 from store.tables import ApiKey, KeyNamespace, Namespace, utcnow
 
 SCOPES = ("scoring", "authoring")
@@ -59,11 +60,11 @@ def split_secret(token: str) -> tuple[str, str] | None:
 
 
 async def ensure_namespaces(session: AsyncSession, names: list[str]) -> None:
-    existing = set((await session.scalars(select(Namespace.name).where(Namespace.name.in_(names)))).all())
-    for name in names:
-        if name not in existing:
-            session.add(Namespace(name=name))
-    await session.flush()
+    """Creates the namespaces that do not exist yet; safe when another key creation races for them."""
+    if names:
+        await session.execute(upsert_insert(session)(Namespace)
+                              .values([{"name": name, "created_at": utcnow()} for name in names])
+                              .on_conflict_do_nothing(index_elements=[Namespace.name]))
 
 
 async def create_key(

@@ -7,6 +7,7 @@ from collections import defaultdict
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.db import upsert_insert
 from store.tables import Model, Version, VersionTag
 
 
@@ -62,13 +63,10 @@ async def version_no_of(session: AsyncSession, version_id: int) -> int | None:
 
 
 async def set_tag(session: AsyncSession, model_id: int, tag: str, version_id: int) -> None:
-    """Point ``tag`` at ``version_id``, moving it if it already named another version."""
-    existing = await session.get(VersionTag, (model_id, tag))
-    if existing is None:
-        session.add(VersionTag(model_id=model_id, tag=tag, version_id=version_id))
-    else:
-        existing.version_id = version_id
-    await session.flush()
+    """Point ``tag`` at ``version_id``, moving it if it already named another version (one upsert)."""
+    statement = upsert_insert(session)(VersionTag).values(model_id=model_id, tag=tag, version_id=version_id)
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=[VersionTag.model_id, VersionTag.tag], set_={"version_id": statement.excluded.version_id}))
 
 
 async def delete_tag(session: AsyncSession, model_id: int, tag: str) -> bool:

@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
-from cli.ports import free_port
 from settings import Settings, temporal_cli_path
-from tests.lifespan import serving
+from tests.lifespan import served_over_tcp, serving
 from store.db import is_sqlite, make_async_engine, make_sessionmaker, make_sync_engine
 from store.migrate import upgrade
 from workflows import search_attributes
@@ -81,28 +80,10 @@ async def app(settings, temporal_env):
 @pytest.fixture(scope="session")
 async def served_url(settings, temporal_env) -> AsyncIterator[str]:
     """The app behind a real uvicorn server on a free loopback port, for clients that speak TCP."""
-    import asyncio
-
-    import uvicorn
-
     from api.app import create_app
 
-    port = free_port()
-    application = create_app(settings, temporal_client=temporal_env.client)
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="on",
-                                           log_level="warning"))
-    # The session loop already runs; uvicorn must not take over the process's signal handling.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with served_over_tcp(create_app(settings, temporal_client=temporal_env.client)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -31,3 +31,26 @@ async def serving(app):
     finally:
         stop.set()
         await task
+
+
+@asynccontextmanager
+async def served_over_tcp(app):
+    """``app`` behind a real uvicorn server on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    from cli.ports import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning"))
+    # The test loop already runs; uvicorn must not take over the process's signal handling.
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -3,7 +3,8 @@
 Decisions where SPEC §8 is silent:
 - Stateless Streamable HTTP with JSON responses: every POST carries its own bearer key and is
   served on its own, so there is no session to hijack or expire and any API replica can answer.
-  Server-initiated requests and the GET event stream are not offered.
+  Server-initiated requests and the GET event stream are not offered: any method but POST is
+  answered `405 method_not_allowed` with `Allow: POST`.
 - The bearer key is checked before the MCP transport sees the request: a missing, unknown or
   revoked key is answered `401 unauthorized` in the REST error envelope. The check does not count
   against the per-key rate limit; the REST call behind each tool does.
@@ -116,6 +117,13 @@ class BearerGate:
             await self.inner(scope, receive, send)
             return
         request = Request(scope)
+        if request.method != "POST":
+            # Stateless JSON mode has no server-to-client stream and no session to end; the SDK
+            # would still hold a GET open as an empty event stream, for as long as the client likes.
+            response = envelope(405, "method_not_allowed", "The MCP endpoint takes POST only.",
+                                caller_request_id(request), {"allow": ["POST"]}, {"Allow": "POST"})
+            await response(scope, receive, send)
+            return
         try:
             principal = await self._principal(request)
         except ApiError as exc:

@@ -103,7 +103,7 @@ async def list_models(
     # No NUL: PostgreSQL cannot compare text holding it (a 500), so it is a 422 here as on SQLite.
     kind: str | None = Query(None, pattern=r"^[^\x00]*$", description="Only models of this kind."),
 ) -> dict:
-    if namespace is not None and not NAMESPACE_RE.match(namespace):
+    if namespace is not None and not NAMESPACE_RE.fullmatch(namespace):
         raise validation_error("That is not a valid namespace name.", {"namespace": namespace[:100]})
     after = decode_cursor(cursor, str)
     target = namespace if namespace is not None else request.app.state.settings.catalog_namespace

@@ -76,14 +76,15 @@ async def _parse(request: Request, schema: type[BaseModel], allow_text: bool) ->
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if allow_text and content_type == "text/plain":
         try:
-            return schema(content=raw.decode("utf-8"))
+            data = {"content": raw.decode("utf-8")}
         except UnicodeDecodeError as exc:
             raise ApiError(400, "bad_request", "A text/plain body must be UTF-8.") from exc
-    try:
-        data = json.loads(raw)
-    # Nesting deeper than the interpreter's recursion limit is malformed input too, not a server fault.
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ApiError(400, "bad_request", "The request body is not valid JSON.") from exc
+    else:
+        try:
+            data = json.loads(raw)
+        # Nesting deeper than the interpreter's recursion limit is malformed input too, not a server fault.
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise ApiError(400, "bad_request", "The request body is not valid JSON.") from exc
     try:
         parsed = schema.model_validate(data)
     except ValidationError as exc:

@@ -21,11 +21,11 @@ from fastapi.responses import JSONResponse
 
 from api.deps import KeyDep, SessionDep
 from api.errors import ApiError, not_found, validation_error
-from api.lookup import TAG_RE, load_model, load_model_for_write, parse_handle
+from api.lookup import TAG_RE, load_model, load_model_for_write, parse_handle, version_number
 from api.pagination import decode_cursor, page
 from api.schemas.versions import (VersionActivateRequest, VersionActivateResponse, VersionDetail, VersionPage,
                                   VersionTagResponse, VersionUntagResponse)
-from api.scoring_service import VERSION_PIN, model_archived
+from api.scoring_service import model_archived
 from store import versions as version_store
 from store.tables import Model, Version
 
@@ -51,7 +51,7 @@ def summary_of(version: Version, tags: list[str]) -> dict:
 
 
 def _check_tag_name(name: str) -> None:
-    if not TAG_RE.match(name) or VERSION_PIN.match(name) or name == "active":
+    if not TAG_RE.fullmatch(name) or version_number(name) is not None or name == "active":
         raise validation_error(
             "A tag is [a-z0-9][a-z0-9._-]{0,63}, and may not look like a version number (vN) or be 'active'.",
             {"tag": name[:100]})
@@ -63,10 +63,10 @@ def _require_not_archived(model: Model) -> None:
 
 
 async def _find(session, model: Model, ref: str) -> Version | None:
-    number = VERSION_PIN.match(ref)
-    if number:
-        return await version_store.get_by_number(session, model.id, int(number.group(1)))
-    return await version_store.get_by_tag(session, model.id, ref)
+    number = version_number(ref)
+    if number is None:
+        return await version_store.get_by_tag(session, model.id, ref)
+    return await version_store.get_by_number(session, model.id, number)
 
 
 @router.get("/models/{handle}/versions", response_model=VersionPage, summary="List versions, newest first")
@@ -107,7 +107,7 @@ async def activate_version(handle: str, body: VersionActivateRequest, principal:
                                {"version": body.version, "tag": body.tag})
     model = await load_model_for_write(session, principal, parse_handle(handle))
     _require_not_archived(model)
-    if body.version is not None and not VERSION_PIN.match(body.version):
+    if body.version is not None and version_number(body.version) is None:
         raise validation_error("`version` is written vN, for example v3.", {"version": body.version})
     version = await _find(session, model, body.version or body.tag)
     if version is None:

@@ -7,9 +7,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+# A card about nothing would still claim tiers and confidence, so blank content is refused (422).
+NON_BLANK = r"\S"
+
+
 class ScoreRequest(BaseModel):
-    content: str = Field(..., description="The text to score; a lone http(s) URL is fetched and "
-                                          "its readable text scored instead.")
+    content: str = Field(..., pattern=NON_BLANK,
+                         description="The text to score; a lone http(s) URL is fetched and its readable text "
+                                     "scored instead. Empty or whitespace-only content is refused.")
     traits: list[str] | None = Field(None, description="Limit the card to these traits (key or name).")
     # Values are judged by the label rules (422 invalid_label), not by type coercion here.
     feedback: dict[str, Any] | None = Field(
@@ -22,8 +27,8 @@ class ScoreRequest(BaseModel):
 
 
 class CompareRequest(BaseModel):
-    a: str = Field(..., description="The baseline text (or a lone URL).")
-    b: str = Field(..., description="The candidate text (or a lone URL).")
+    a: str = Field(..., pattern=NON_BLANK, description="The baseline text (or a lone URL); not blank.")
+    b: str = Field(..., pattern=NON_BLANK, description="The candidate text (or a lone URL); not blank.")
     traits: list[str] | None = Field(None, description="Limit both cards to these traits (key or name).")
 
 
