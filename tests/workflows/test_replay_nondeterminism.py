@@ -8,6 +8,8 @@ from temporalio.worker import Replayer
 
 # The sandbox re-imports this module to run the workflow defined here: everything else passes through.
 with workflow.unsafe.imports_passed_through():
+    import pytest
+
     from activities.lifecycle import LifecycleActivities
     from activities.training import TrainingActivities
     from tests.workflows.test_replay import HISTORIES, load_history
@@ -39,3 +41,5 @@ async def test_a_reordered_train_workflow_fails_replay_with_nondeterminism():
             load_history(path), raise_on_replay_failure=False)
         assert isinstance(result.replay_failure, workflow.NondeterminismError), \
             f"{path.parent.name}: {result.replay_failure!r}"
+        with pytest.raises(workflow.NondeterminismError):  # and raised when asked to raise
+            await Replayer(workflows=[ReorderedTrainWorkflow]).replay_workflow(load_history(path))
