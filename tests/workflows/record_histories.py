@@ -95,7 +95,7 @@ class LoseFirstFitAttempt:
         return await self.training.fit_model(inp)
 
 
-class Session:
+class Recording:
     """One recording: a dev server, a store, a key, and the runs driven so far."""
 
     def __init__(self, client: Client, settings: Settings, deps: ActivityDeps, headers: dict,
@@ -125,7 +125,7 @@ class Session:
         return await wait_for_state(http, self.headers, handle, {"ready", "draft", "failed"}, limit=300)
 
 
-async def record_all(session: Session) -> None:
+async def record_all(session: Recording) -> None:
     application, http = await session.app(session.settings)
     headers = session.headers
     await session.worker(build_worker(session.client, session.settings, session.deps))
@@ -155,7 +155,7 @@ async def record_all(session: Session) -> None:
     await record_worker_lost(session)
 
 
-async def record_retrain_loop(session: Session, temporal, http, handle: str) -> None:
+async def record_retrain_loop(session: Recording, temporal, http, handle: str) -> None:
     """Feedback → a retrain child run → continue-as-new; the new run then ends idle under ZDR."""
     loop_settings = session.settings.model_copy(update={"retrain_min_samples": len(FEEDBACK),
                                                         "retrain_delay": 3600.0})
@@ -192,7 +192,7 @@ async def _continued_from(loop, limit: float = 60.0) -> str:
         await asyncio.sleep(0.2)
 
 
-async def record_cancellation(session: Session, http) -> None:
+async def record_cancellation(session: Recording, http) -> None:
     handle = "rec.cancel"
     await make_model(http, session.headers, handle, per_pole=CANCEL_PER_POLE, salt=uuid.uuid4().hex)
     run_id = await session.start(http, handle, "train", {"effort": "low"})
@@ -209,7 +209,7 @@ async def record_cancellation(session: Session, http) -> None:
     session.runs.append(Recorded("cancelled-mid-fit", run_id))
 
 
-async def record_insufficient_samples(session: Session) -> None:
+async def record_insufficient_samples(session: Recording) -> None:
     """The API's pre-check passes; the samples go before a worker polls, so the fit itself refuses."""
     lane = session.lane("rec-failure")
     _, http = await session.app(lane)
@@ -226,7 +226,7 @@ async def record_insufficient_samples(session: Session) -> None:
     session.runs.append(Recorded("failed-insufficient-samples", run_id))
 
 
-async def record_worker_lost(session: Session) -> None:
+async def record_worker_lost(session: Recording) -> None:
     lane = session.lane("rec-worker-lost")
     _, http = await session.app(lane)
     stand_in = LoseFirstFitAttempt(session.deps)
@@ -283,7 +283,7 @@ def code_commit() -> str:
     return commit + (" (with uncommitted changes to workflows/ or activities/)" if dirty else "")
 
 
-async def write(session: Session, out: Path, generation: str) -> None:
+async def write(session: Recording, out: Path, generation: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for run in session.runs:
@@ -318,7 +318,7 @@ async def record(out: Path, generation: str) -> None:
             deps = ActivityDeps.from_settings(settings)
             try:
                 async with AsyncExitStack() as stack:
-                    session = Session(env.client, settings, deps, {"Authorization": f"Bearer {issued.secret}"},
+                    session = Recording(env.client, settings, deps, {"Authorization": f"Bearer {issued.secret}"},
                                       sessionmaker, stack)
                     await record_all(session)
                     await write(session, out, generation)
