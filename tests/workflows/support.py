@@ -165,3 +165,12 @@ class DevServer:
             except Exception:
                 assert asyncio.get_running_loop().time() < deadline, "dev server did not come up"
                 await asyncio.sleep(0.3)
+
+
+# Recorded histories of every workflow path, one folder per generation (see histories/README.md).
+HISTORIES = REPO_ROOT / "tests" / "workflows" / "histories"
+
+
+def workflow_type(history) -> str:
+    """The workflow type name a recorded `WorkflowHistory` belongs to."""
+    return history.events[0].workflow_execution_started_event_attributes.workflow_type.name

@@ -1,0 +1,346 @@
+"""Records the event history of every workflow type and path, for the replay suite.
+
+    .venv/bin/python -m tests.workflows.record_histories --generation gen2-<first patch id>
+
+Starts its own Temporal dev server (the installed ``temporal`` binary), a fresh SQLite store and
+in-process workers with the real activities and the real default embedder, drives each path
+through the API the way a client would, and writes one ``<WorkflowType>-<path>.json`` per run
+(``WorkflowHistory.to_json()``) plus a README naming the code commit into
+``tests/workflows/histories/<generation>/``. A generation folder is never overwritten (unless
+``--replace``): older generations stay, and are replayed, until their patch is retired
+(docs/decisions.md, "Deploying workflow changes").
+
+Histories are scrubbed of what is machine-specific: failure stack traces (they carry file paths)
+and worker identities are blanked; replay uses neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import temporalio
+from sqlalchemy import delete, select
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType, TimeoutType
+from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import ActivityDeps, all_activities
+from activities.training import TrainingActivities
+from api.operations import signal_retrain
+from settings import Settings, temporal_cli_path
+from store import keys
+from store.db import make_async_engine, make_sessionmaker
+from store.migrate import upgrade
+from store.tables import Model, Sample, Trait
+from tests.workflows.support import (
+    HISTORIES,
+    REPO_ROOT,
+    app_client,
+    make_model,
+    wait_for_operation,
+    wait_for_state,
+    workflow_type,
+)
+from worker import build_worker
+from workflows import search_attributes
+from workflows.common import HEARTBEAT_TIMEOUT
+from workflows.ids import retrain_workflow_id
+from workflows.registry import ALL_WORKFLOWS
+from workflows.retrain import RetrainWorkflow
+from workflows.train import TrainWorkflow
+from workflows.types import FitInput, FitResult, SamplesAdded
+
+IDENTITY = "history-recorder"  # instead of the SDK default pid@host, which would land in every history
+FEEDBACK = [("warmth", "We really appreciate you taking the time to write to us.", 1.0),
+            ("warmth", "Whatever. Next.", 0.0),
+            ("clarity", "Go to Account, choose Export, and pick CSV.", 1.0)]
+CANCEL_PER_POLE = 60  # 240 fresh texts: the fit runs long enough to be cancelled while it runs
+
+
+@dataclass
+class Recorded:
+    name: str  # the path, e.g. "train" or "worker-lost-retry"
+    workflow_id: str
+    run_id: str | None = None  # None: the latest run of the id
+
+
+class LoseFirstFitAttempt:
+    """Stand-in for fit_model: attempt 1 never heartbeats and outlives the heartbeat timeout (as a
+    worker that stopped mid-fit would), so Temporal times it out and retries; attempt 2 is the real fit."""
+
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.training = TrainingActivities(deps)
+
+    @activity.defn(name="fit_model")
+    async def fit_model(self, inp: FitInput) -> FitResult:
+        if activity.info().attempt == 1:
+            await asyncio.sleep(HEARTBEAT_TIMEOUT.total_seconds() + 5)
+            raise ApplicationError("stand-in attempt abandoned")  # the server already timed it out
+        return await self.training.fit_model(inp)
+
+
+class Recording:
+    """One recording: a dev server, a store, a key, and the runs driven so far."""
+
+    def __init__(self, client: Client, settings: Settings, deps: ActivityDeps, headers: dict,
+                 sessionmaker, stack: AsyncExitStack) -> None:
+        self.client, self.settings, self.deps = client, settings, deps
+        self.headers, self.sessionmaker, self.stack = headers, sessionmaker, stack
+        self.runs: list[Recorded] = []
+
+    def lane(self, name: str) -> Settings:
+        """Settings bound to a task queue of its own, so runs there wait for the worker we choose."""
+        return self.settings.model_copy(update={"task_queue": f"{name}-{uuid.uuid4().hex[:8]}"})
+
+    async def app(self, settings: Settings):
+        """(app, HTTP client) bound to `settings`' task queue, open until the recording ends."""
+        return await self.stack.enter_async_context(app_client(settings, self.client))
+
+    async def worker(self, worker: Worker) -> None:
+        await self.stack.enter_async_context(worker)
+
+    async def start(self, http, handle: str, path: str, body: dict) -> str:
+        response = await http.post(f"/v1/models/{handle}/{path}", json=body, headers=self.headers)
+        if response.status_code != 202:
+            raise RuntimeError(f"{path} of {handle} was not started: {response.text}")
+        return response.json()["run_id"]
+
+    async def settle(self, http, handle: str) -> dict:
+        return await wait_for_state(http, self.headers, handle, {"ready", "draft", "failed"}, limit=300)
+
+
+async def record_all(session: Recording) -> None:
+    application, http = await session.app(session.settings)
+    headers = session.headers
+    await session.worker(build_worker(session.client, session.settings, session.deps))
+
+    handle = "rec.train"
+    await make_model(http, headers, handle, per_pole=4)
+    session.runs.append(Recorded("train", await session.start(http, handle, "train", {"effort": "low"})))
+    expect((await session.settle(http, handle))["state"] == "ready", "train")
+    session.runs.append(Recorded("retune", await session.start(
+        http, handle, "train", {"effort": "low", "reoptimize_params": True})))
+    expect((await session.settle(http, handle))["state"] == "ready", "retune")
+    await record_retrain_loop(session, application.state.temporal, http, handle)
+
+    handle = "rec.discover"
+    await make_model(http, headers, handle, per_pole=8)
+    session.runs.append(Recorded("discover", await session.start(http, handle, "traits/discover", {"effort": "low"})))
+    expect((await session.settle(http, handle))["last_operation"]["status"] == "succeeded", "discover")
+
+    handle = "rec.synthesize"
+    await make_model(http, headers, handle, per_pole=0)
+    session.runs.append(Recorded("synthesize", await session.start(
+        http, handle, "samples/synthesize", {"synth_type": "from_traits", "effort": "low"})))
+    expect((await session.settle(http, handle))["last_operation"]["status"] == "succeeded", "synthesize")
+
+    await record_cancellation(session, http)
+    await record_insufficient_samples(session)
+    await record_worker_lost(session)
+
+
+async def record_retrain_loop(session: Recording, temporal, http, handle: str) -> None:
+    """Feedback → a retrain child run → continue-as-new; the new run then ends idle under ZDR."""
+    loop_settings = session.settings.model_copy(update={"retrain_min_samples": len(FEEDBACK),
+                                                        "retrain_delay": 3600.0})
+    async with session.sessionmaker() as db:
+        model = await db.scalar(select(Model).where(Model.handle == handle))
+        traits = {t.key: t.id for t in await db.scalars(select(Trait).where(Trait.model_id == model.id))}
+        db.add_all([Sample(model_id=model.id, trait_id=traits[key], text=text, quality=quality,
+                           provenance="score_feedback") for key, text, quality in FEEDBACK])
+        await db.commit()
+    await signal_retrain(temporal, loop_settings, model, new_samples=len(FEEDBACK))
+    body = await wait_for_operation(http, session.headers, handle, lambda b: (b.get("last_operation") or {}).get(
+        "kind") == "retrain_buffered" and b["last_operation"]["status"] == "succeeded", limit=300)
+    session.runs.append(Recorded("retrain-child", body["last_operation"]["run_id"]))
+
+    loop = session.client.get_workflow_handle_for(RetrainWorkflow.run, retrain_workflow_id(handle))
+    first_run = await _continued_from(loop)
+    session.runs.append(Recorded("loop-continued-as-new", loop.id, first_run))
+    patched = await http.patch(f"/v1/models/{handle}", json={"zero_data_retention": True}, headers=session.headers)
+    expect(patched.status_code == 200, f"zdr: {patched.text}")
+    await loop.signal(RetrainWorkflow.samples_added, SamplesAdded(1))  # wakes it: ineligible now, it ends
+    expect((await loop.result()).status == "idle", "retrain loop after continue-as-new")
+    session.runs.append(Recorded("loop-after-continue-idle", loop.id))
+
+
+async def _continued_from(loop, limit: float = 60.0) -> str:
+    """The run id the latest run of the loop continued from, once it has continued as new."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while True:
+        history = await loop.fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        if started.continued_execution_run_id:
+            return started.continued_execution_run_id
+        expect(asyncio.get_running_loop().time() < deadline, "the retrain loop never continued as new")
+        await asyncio.sleep(0.2)
+
+
+async def record_cancellation(session: Recording, http) -> None:
+    handle = "rec.cancel"
+    await make_model(http, session.headers, handle, per_pole=CANCEL_PER_POLE, salt=uuid.uuid4().hex)
+    run_id = await session.start(http, handle, "train", {"effort": "low"})
+    await wait_for_operation(http, session.headers, handle, lambda b: (b.get("last_operation") or {}).get(
+        "progress", {}).get("phase") in ("embed", "search"), limit=120)
+    run = session.client.get_workflow_handle_for(TrainWorkflow.run, run_id)
+    await run.cancel()
+    await _closed(run)
+    history = await run.fetch_history()
+    # The path must be "cancelled while the fit runs"; a fit that finished first recorded another one.
+    expect(any(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED for e in history.events)
+           and history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+           "cancellation did not reach the running fit")
+    session.runs.append(Recorded("cancelled-mid-fit", run_id))
+
+
+async def record_insufficient_samples(session: Recording) -> None:
+    """The API's pre-check passes; the samples go before a worker polls, so the fit itself refuses."""
+    lane = session.lane("rec-failure")
+    _, http = await session.app(lane)
+    handle = "rec.failure"
+    await make_model(http, session.headers, handle, per_pole=2)
+    run_id = await session.start(http, handle, "train", {"effort": "low"})
+    async with session.sessionmaker() as db:
+        model_id = await db.scalar(select(Model.id).where(Model.handle == handle))
+        await db.execute(delete(Sample).where(Sample.model_id == model_id, Sample.quality < 0.5))
+        await db.commit()
+    await session.worker(build_worker(session.client, lane, session.deps))
+    body = await session.settle(http, handle)
+    expect(body["last_operation"]["error"]["code"] == "insufficient_samples", f"failure: {body['last_operation']}")
+    session.runs.append(Recorded("failed-insufficient-samples", run_id))
+
+
+async def record_worker_lost(session: Recording) -> None:
+    lane = session.lane("rec-worker-lost")
+    _, http = await session.app(lane)
+    stand_in = LoseFirstFitAttempt(session.deps)
+    activities = [fn for fn in all_activities(session.deps) if fn.__name__ != "fit_model"] + [stand_in.fit_model]
+    await session.worker(Worker(session.client, task_queue=lane.task_queue, workflows=ALL_WORKFLOWS,
+                                activities=activities, activity_executor=ThreadPoolExecutor(4, "rec-activity")))
+    handle = "rec.lost"
+    await make_model(http, session.headers, handle, per_pole=4)
+    run_id = await session.start(http, handle, "train", {"effort": "low"})
+    expect((await session.settle(http, handle))["state"] == "ready", "worker-lost retry")
+    history = await session.client.get_workflow_handle(run_id).fetch_history()
+    retried = [e.activity_task_started_event_attributes for e in history.events
+               if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+               and e.activity_task_started_event_attributes.attempt > 1]
+    expect(len(retried) == 1 and retried[0].last_failure.timeout_failure_info.timeout_type
+           == TimeoutType.TIMEOUT_TYPE_HEARTBEAT, "the fit was not retried after a heartbeat timeout")
+    session.runs.append(Recorded("worker-lost-retry", run_id))
+
+
+async def _closed(run) -> None:
+    try:
+        await run.result()
+    except WorkflowFailureError:
+        pass  # failed and cancelled runs are paths too
+
+
+def expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise RuntimeError(f"recording went off its path: {what}")
+
+
+def scrub(history: WorkflowHistory) -> str:
+    """The history as JSON without stack traces (file paths) or worker identities (host names)."""
+    def walk(node):
+        if isinstance(node, dict):
+            return {k: "" if k in ("stackTrace", "identity") else walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    text = json.dumps(walk(json.loads(history.to_json())), indent=1, sort_keys=True) + "\n"
+    for local in {str(REPO_ROOT), sys.prefix, str(Path.home()), socket.gethostname()}:
+        if len(local) > 3 and local in text:
+            raise RuntimeError(f"{history.workflow_id}: the history still holds something machine-specific")
+    return text
+
+
+def code_commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, check=True, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--", "workflows", "activities")
+    return commit + (" (with uncommitted changes to workflows/ or activities/)" if dirty else "")
+
+
+async def write(session: Recording, out: Path, generation: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for run in session.runs:
+        history = await session.client.get_workflow_handle(run.workflow_id, run_id=run.run_id).fetch_history()
+        name = f"{workflow_type(history)}-{run.name}.json"
+        (out / name).write_text(scrub(history))
+        rows.append(f"| `{name}` | {len(history.events)} |")
+    (out / "README.md").write_text(
+        f"# Histories: {generation}\n\n"
+        f"Recorded by `python -m tests.workflows.record_histories --generation {generation}` at code commit\n"
+        f"`{code_commit()}`, temporalio {temporalio.__version__}, "
+        f"{datetime.now(timezone.utc):%Y-%m-%d}.\n\n| file | events |\n|---|---|\n" + "\n".join(rows) + "\n")
+
+
+async def record(out: Path, generation: str) -> None:
+    logging.getLogger("assay.access").setLevel(logging.WARNING)  # hundreds of polling GETs say nothing
+    with tempfile.TemporaryDirectory(prefix="assay-histories-") as tmp:
+        database_url = f"sqlite:///{Path(tmp) / 'assay.db'}"
+        upgrade(database_url)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=temporal_cli_path(), search_attributes=search_attributes.ALL,
+            dev_server_log_level="error", identity=IDENTITY)
+        engine = make_async_engine(database_url)
+        try:
+            settings = Settings(environment="test", data_dir=Path(tmp) / "data", database_url=database_url,
+                                temporal_address=env.client.service_client.config.target_host,
+                                task_queue=f"rec-{uuid.uuid4().hex[:8]}", synth_base_url=None, synth_model=None)
+            sessionmaker = make_sessionmaker(engine)
+            async with sessionmaker() as db:
+                issued = await keys.create_key(db, ["rec"], "authoring")
+                await db.commit()
+            deps = ActivityDeps.from_settings(settings)
+            try:
+                async with AsyncExitStack() as stack:
+                    session = Recording(env.client, settings, deps, {"Authorization": f"Bearer {issued.secret}"},
+                                      sessionmaker, stack)
+                    await record_all(session)
+                    await write(session, out, generation)
+            finally:
+                deps.close()
+        finally:
+            await engine.dispose()
+            await env.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--generation", required=True,
+                        help="folder under tests/workflows/histories/, e.g. gen2-<patch id> for code after that patch")
+    parser.add_argument("--replace", action="store_true", help="overwrite an existing generation folder")
+    args = parser.parse_args(argv)
+    out = HISTORIES / args.generation
+    if out.exists() and not args.replace:
+        parser.error(f"{out.relative_to(REPO_ROOT)} exists; older generations are kept (use --replace to redo it)")
+    asyncio.run(record(out, args.generation))
+    print(f"wrote {len(list(out.glob('*.json')))} histories to {out.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
