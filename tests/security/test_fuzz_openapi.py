@@ -18,6 +18,12 @@ Decisions:
   every run; ``ASSAY_FUZZ_RANDOM=1`` explores new cases instead.
 - Hypothesis runs in a worker thread (it is synchronous); each request is handed to the session
   event loop, where the app, its database engine and the Temporal client live.
+- A third mode, hostile, takes valid cases and swaps strings and numbers anywhere in them (body
+  keys and values, path and query parameters) for values that once broke the API by hand: lone
+  surrogates, NaN and infinities, huge integers, non-ASCII digits, trailing newlines, blanks, NUL.
+  Those cases are sent as the exact bytes (JSON with `NaN`/`\\ud800`, percent-encoded invalid
+  UTF-8 in the URL), which Schemathesis' own serializer cannot produce; the contract for them is
+  no 5xx and the error envelope on every refusal.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import json
 import os
 import re
 from functools import lru_cache
+from urllib.parse import quote, urlencode
 
 import hypothesis
 import pytest
@@ -44,7 +51,7 @@ from schemathesis.specs.openapi.checks import (
 
 # Per operation: this many valid-input cases and this many invalid-input ones. A deeper or randomized
 # hunt: ASSAY_FUZZ_EXAMPLES=500 ASSAY_FUZZ_RANDOM=1.
-EXAMPLES_PER_MODE = int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "100"))
+EXAMPLES_PER_MODE = int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "200"))
 RANDOMIZED = os.environ.get("ASSAY_FUZZ_RANDOM") == "1"
 BASE_URL = "http://assay.test"
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -146,6 +153,62 @@ def case_strategy(operation, world, path: str):
     return st.one_of(*strategies), operation.as_strategy(GenerationMode.NEGATIVE)
 
 
+# What each string or number may become in a hostile case (each one broke an endpoint once).
+HOSTILE_URL_STRINGS = ["\ud800", "ok\udfff", "v\u0661", "v" + "9" * 24, "v" + "9" * 5000, "", "  \t", "\u3000",
+                       "NaN", "a\x00b"]
+HOSTILE_STRINGS = [*HOSTILE_URL_STRINGS, "x" * 70_000]  # the long one only in bodies: clients cap URL length
+HOSTILE_NUMBERS = [float("nan"), float("inf"), float("-inf"), 10**30, -(10**30), 2**63, -1, 0]
+
+
+def hostile_text(original: str, data, strings=HOSTILE_STRINGS) -> str:
+    choice = data.draw(st.integers(0, 3), label="string")
+    if choice == 0:
+        return original
+    if choice == 1:
+        return original + "\n"
+    return data.draw(st.sampled_from(strings), label="hostile string")
+
+
+def hostile(value, data, strings=HOSTILE_STRINGS):
+    """``value`` with some of its strings, numbers and keys swapped for hostile ones."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return hostile_text(value, data, strings)
+    if isinstance(value, (int, float)):
+        return data.draw(st.sampled_from([value, *HOSTILE_NUMBERS]), label="number")
+    if isinstance(value, list):
+        return [hostile(item, data, strings) for item in value]
+    if isinstance(value, dict):
+        return {hostile_text(key, data, strings) if data.draw(st.booleans(), label="key") else key:
+                hostile(item, data, strings) for key, item in value.items()}
+    return value
+
+
+def url_part(value) -> str:
+    """Percent-encodes any string, lone surrogates included (as the invalid UTF-8 a client could send)."""
+    return quote(str(value).encode("utf-8", "surrogatepass"), safe="")
+
+
+def hostile_request(case, world, data) -> dict:
+    """The exact request for a hostile variant of ``case`` (httpx arguments)."""
+    parameters = {name: hostile(value, data, HOSTILE_URL_STRINGS) for name, value in (case.path_parameters or {}).items()}
+    path = re.sub(r"{(\w+)}", lambda m: url_part(parameters[m.group(1)]), case.path)
+    query = {name: str(hostile(value, data, HOSTILE_URL_STRINGS)).encode("utf-8", "surrogatepass")
+             for name, value in (case.query or {}).items() if not isinstance(value, list)}
+    headers = dict(world.owner["headers"])
+    arguments = {"method": case.method.upper(), "url": BASE_URL + path + ("?" + urlencode(query) if query else ""),
+                 "headers": headers}
+    body = case.body
+    if isinstance(body, (dict, list)):
+        arguments["content"] = json.dumps(hostile(body, data), allow_nan=True).encode()
+        headers["Content-Type"] = "application/json"
+    elif isinstance(body, str):
+        arguments["content"] = hostile_text(body, data).encode("utf-8", "surrogatepass")
+        headers["Content-Type"] = case.media_type or "text/plain"
+    return arguments
+
+
 def assert_envelope(response) -> None:
     if response.status_code < 400:
         return
@@ -200,11 +263,20 @@ def fuzz(operation, world, path: str, send, seen) -> None:
     def invalid_inputs(case) -> None:
         check(case, GenerationMode.NEGATIVE)
 
+    @settings
+    @hypothesis.given(case=positive, data=st.data())
+    def hostile_inputs(case, data) -> None:
+        response = send(hostile_request(case, world, data))
+        seen.append(response.status_code)
+        assert response.status_code < 500, (response.status_code, response.text[:500])
+        assert_envelope(response)
+
     valid_inputs()
     try:
         invalid_inputs()
     except hypothesis.errors.Unsatisfiable:
         pass  # nothing in this operation can be made invalid (no parameters and no body)
+    hostile_inputs()
 
 
 async def test_the_document_lists_exactly_the_spec_operations_and_resolves_every_reference(http):
