@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 
 from api.errors import API_ERRORS, HEALTH_ERRORS, ApiError, install_error_handlers
+from api.docs import mount_docs
 from api.mcp import mount_mcp
 from api.middleware import RequestContextMiddleware, UnicodeBodyGuard
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         version="1.0.0",
         description=API_DESCRIPTION,
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # served below from packaged assets instead of a CDN
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         # Every error answer is documented with the envelope, so the schema matches what is sent.
         app.include_router(router, prefix="/v1", responses=HEALTH_ERRORS if router is health.router else API_ERRORS)
     app.state.mcp = mount_mcp(app)
+    mount_docs(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
