@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import version
 
 from cli import build, keys, models, score, up
 from cli.context import (
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="assay", parents=[common],
                                      description="Run and operate an Assay trait-scoring service.")
+    parser.add_argument("--version", action="version", version=f"assay {version('assay')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up.add_parser(commands, common)
