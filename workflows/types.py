@@ -156,6 +156,7 @@ class RetrainInput:
     # Waits of the loop; the defaults are the production values, tests shorten them.
     busy_recheck_seconds: float = 15.0
     idle_limit_seconds: float = 86400.0
+    history_limit: int = 80  # events; past it the loop continues as new
 
 
 @dataclass
