@@ -22,10 +22,10 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from store.operations import record_progress
-from workflows.types import Progress
+from workflows.types import Progress, running_fraction
 
 log = logging.getLogger("assay.worker")
-TICK_SECONDS = 0.5
+TICK_SECONDS = 0.25
 HEARTBEAT_FLUSH = timedelta(seconds=1)
 RECORD_SECONDS = 2.0
 
@@ -33,24 +33,25 @@ RECORD_SECONDS = 2.0
 class ProgressSink:
     """Written by engine callbacks on the CPU thread, read by the reporting loop."""
 
-    def __init__(self, phase: str, message: str = "") -> None:
+    def __init__(self, phase: str, message: str = "", *, done_before: int = 0) -> None:
         self._lock = threading.Lock()
         self._progress = Progress(phase, 0, 0, 0.0, message)
         self.version = 0
+        self.done_before = done_before  # units an earlier step of the run finished (embedded texts)
 
     def set(self, phase: str, done: int, total: int, message: str) -> None:
-        fraction = round(min(1.0, done / total), 4) if total else 0.0
         with self._lock:
-            self._progress = Progress(phase, int(done), int(total), fraction, message)
+            self._progress = Progress(phase, int(done), int(total), running_fraction(done, total), message)
             self.version += 1
 
     def training_callback(self, done: int, total: int, message: str) -> None:
         # train_model reports embedding first, then the configuration search.
         phase = "embed" if message.startswith("embedding") else "search"
-        self.set(phase, done, total, message)
+        self.set(phase, done + self.done_before, total + self.done_before, message)
 
-    def embedding_callback(self, done: int, total: int) -> None:
-        self.set("embed", done, total, f"embedding samples {done}/{total}")
+    def embedding_callback(self, done: int, total: int, search_units: int) -> None:
+        # The run's fraction spans embedding and the search that follows, as in a single fit.
+        self.set("embed", done, total + search_units, f"embedding samples {done}/{total}")
 
     def snapshot(self) -> tuple[int, Progress]:
         with self._lock:

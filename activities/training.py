@@ -9,6 +9,9 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -24,6 +27,7 @@ from engine.training import (
     InvalidTrainingInput,
     LabelledSample,
     TraitSpec,
+    search_units,
     train_model,
 )
 from store.publish import PublishRefused, publish, stage_fit
@@ -36,6 +40,18 @@ def user_fault(code: str, message: str, **details) -> ApplicationError:
     return ApplicationError(message, details or None, type=code, non_retryable=True)
 
 
+@contextmanager
+def _engine_faults() -> Iterator[None]:
+    """The engine's input errors as typed, non-retryable user faults."""
+    try:
+        yield
+    except InsufficientSamples as exc:
+        raise user_fault("insufficient_samples", "Every trait needs at least one positive and one "
+                         "negative sample.", lacking=exc.lacking) from None
+    except (InvalidTrainingInput, InvalidConfig, UnknownEffort) as exc:
+        raise user_fault("invalid_configuration", str(exc)) from None
+
+
 class TrainingActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self.deps = deps
@@ -46,20 +62,22 @@ class TrainingActivities:
         return await run_reporting(self.deps, inp.run_id, sink, self._embed, inp, sink)
 
     def _embed(self, inp: FitInput, sink: ProgressSink) -> EmbedResult:
-        _, samples, _, _ = self._training_set(inp)
+        specs, samples, effort, configs = self._training_set(inp)
+        with _engine_faults():
+            units = search_units(specs, effort, configs)
         fresh = [0]
 
         def on_embedded(done: int, total: int) -> None:
             fresh[0] = total
-            sink.embedding_callback(done, total)
+            sink.embedding_callback(done, total, units)
 
         embed_with_cache(get_embedder(self.deps.settings.embedder), [s.text for s in samples],
                          DbEmbeddingCache(self.deps.engine), on_embedded=on_embedded)
-        return EmbedResult(inp.run_id, len(samples), fresh[0])
+        return EmbedResult(inp.run_id, len(samples), fresh[0], units)
 
     @activity.defn(name="fit_model")
     async def fit_model(self, inp: FitInput) -> FitResult:
-        sink = ProgressSink("embed", "loading samples")
+        sink = ProgressSink("embed", "loading samples", done_before=inp.embedded)
         return await run_reporting(self.deps, inp.run_id, sink, self._fit, inp, sink)
 
     def _training_set(self, inp: FitInput) -> tuple[list[TraitSpec], list[LabelledSample], str, dict | None]:
@@ -86,15 +104,10 @@ class TrainingActivities:
 
     def _fit(self, inp: FitInput, sink: ProgressSink) -> FitResult:
         specs, samples, effort, configs = self._training_set(inp)
-        try:
+        with _engine_faults():
             result = train_model(specs, samples, get_embedder(self.deps.settings.embedder), effort,
                                  cache=DbEmbeddingCache(self.deps.engine), progress=sink.training_callback,
                                  configs=configs)
-        except InsufficientSamples as exc:
-            raise user_fault("insufficient_samples", "Every trait needs at least one positive and one "
-                             "negative sample.", lacking=exc.lacking) from None
-        except (InvalidTrainingInput, InvalidConfig, UnknownEffort) as exc:
-            raise user_fault("invalid_configuration", str(exc)) from None
         snapshot = result.snapshot
         sink.set("publish", 1, 1, "staging the fitted snapshot")
         with self.deps.transaction() as session:

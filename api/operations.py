@@ -164,6 +164,11 @@ def search_attributes(handle: str, kind: str) -> TypedSearchAttributes:
     return TypedSearchAttributes([SearchAttributePair(MODEL_HANDLE, handle), SearchAttributePair(OPERATION_KIND, kind)])
 
 
+def run_summary(kind: str, handle: str) -> str:
+    """The line the Web UI shows for a run in its list and header."""
+    return f"{kind} · {handle}"
+
+
 async def start_run(temporal: TemporalGateway, inp: OperationInput) -> None:
     """Starts the run's workflow (id = run id); raises 503 ``unavailable`` if Temporal does not take it."""
     try:
@@ -172,6 +177,7 @@ async def start_run(temporal: TemporalGateway, inp: OperationInput) -> None:
             client.start_workflow(
                 WORKFLOW_FOR_KIND[inp.kind], inp, id=inp.run_id, task_queue=temporal.task_queue,
                 search_attributes=search_attributes(inp.handle, inp.kind), rpc_timeout=temporal.rpc_timeout,
+                static_summary=run_summary(inp.kind, inp.handle),
             ),
             _bound(temporal),
         )
@@ -199,6 +205,7 @@ async def signal_retrain(temporal: TemporalGateway, settings: Settings, model: M
                 start_signal="samples_added",
                 start_signal_args=[SamplesAdded(new_samples)],
                 search_attributes=search_attributes(model.handle, "retrain_loop"),
+                static_summary=run_summary("retrain loop", model.handle),
                 rpc_timeout=temporal.rpc_timeout,
             ),
             _bound(temporal),

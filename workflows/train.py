@@ -14,6 +14,7 @@ Runs started before the embed step existed (no ``PHASE_STEPS_PATCH`` marker) emb
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         FitInput,
         OperationInput,
         OperationResult,
+        RUNNING_CEILING,
         Progress,
         RunRef,
     )
@@ -71,14 +73,17 @@ class TrainWorkflow(ProgressReporting):
                                                    summary=step_summary("start", inp.handle), **BOOKKEEPING)
             self._state.set(Progress("embed", message="running · embedding samples"))
             if phase_steps:
-                await workflow.execute_activity_method(TrainingActivities.embed_samples, fit_input,
-                                                       summary=step_summary("embedding", inp.handle), **LONG_WORK)
-                self._state.set(Progress("search", message="running · searching configurations"))
+                embedded = await workflow.execute_activity_method(
+                    TrainingActivities.embed_samples, fit_input, summary=step_summary("embedding", inp.handle),
+                    **LONG_WORK,
+                )
+                self._state.set(embedded.progress())
+                fit_input = replace(fit_input, embedded=embedded.embedded)
             await workflow.execute_activity_method(
                 TrainingActivities.fit_model, fit_input,
                 summary=step_summary("search and calibration", inp.handle), **LONG_WORK,
             )
-            self._state.set(Progress("publish", 0, 1, 0.99, "running · storing the new version"))
+            self._state.set(Progress("publish", 0, 1, RUNNING_CEILING, "running · storing the new version"))
             published = await workflow.execute_activity_method(
                 TrainingActivities.publish_version, ref, summary=step_summary("publishing", inp.handle),
                 **BOOKKEEPING,

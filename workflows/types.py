@@ -23,8 +23,16 @@ DRAFT_KINDS = (DISCOVER, SYNTHESIZE)
 PHASES = ("queued", "discover", "synthesize", "embed", "search", "publish", "done")
 
 
+# A running step's fraction stops here: 1.0 means the run has finished.
+RUNNING_CEILING = 0.99
+
+
 def phase_rank(phase: str) -> int:
     return PHASES.index(phase) if phase in PHASES else -1
+
+
+def running_fraction(done: int, total: int) -> float:
+    return round(min(RUNNING_CEILING, done / total), 4) if total else 0.0
 
 
 @dataclass
@@ -46,8 +54,9 @@ class Progress:
 
     def refined_by(self, heartbeat: Progress | None) -> Progress:
         """The workflow's phase-level progress, or the running activity's finer one unless that is
-        from an earlier phase (a heartbeat read just before the workflow moved on)."""
-        if heartbeat is None or phase_rank(heartbeat.phase) < phase_rank(self.phase):
+        behind it (read just before the workflow moved on, or from a retried attempt)."""
+        if heartbeat is None or (phase_rank(heartbeat.phase), heartbeat.fraction) < \
+                (phase_rank(self.phase), self.fraction):
             return self
         return heartbeat
 
@@ -89,6 +98,7 @@ class FitInput:
     handle: str
     kind: str
     effort: str
+    embedded: int = 0  # texts embed_samples embedded for this run: progress counts them as done
 
 
 @dataclass
@@ -96,6 +106,13 @@ class EmbedResult:
     run_id: str
     sample_count: int
     embedded: int  # texts that were not in the embedding cache yet
+    search_units: int  # configuration evaluations the fit will report after them
+
+    def progress(self) -> Progress:
+        """Where the run stands when embedding is done; the fit's progress goes on from here."""
+        total = self.embedded + self.search_units
+        return Progress("search", self.embedded, total, running_fraction(self.embedded, total),
+                        "running · searching configurations")
 
 
 @dataclass

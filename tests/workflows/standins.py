@@ -65,7 +65,7 @@ class FakeStore:
     @activity.defn(name="embed_samples")
     async def embed_samples(self, inp: FitInput) -> EmbedResult:
         self._log("embed_samples")
-        return EmbedResult(inp.run_id, self.count, 0)
+        return EmbedResult(inp.run_id, self.count, 0, 1)
 
     @activity.defn(name="fit_model")
     async def fit_model(self, inp: FitInput) -> FitResult:

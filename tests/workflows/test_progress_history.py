@@ -88,3 +88,5 @@ async def test_a_long_training_keeps_a_short_history_and_live_progress(http, own
     fine = [p for _, p in shown if p.phase in ("embed", "search") and 0 < p.fraction < 1]
     assert len(fine) >= len(shown) // 2, "fine-grained progress did not come through"
     assert max(lags) <= MAX_LAG, sorted(lags)[-5:]
+    fractions = [p.fraction for _, p in shown]
+    assert fractions == sorted(fractions), "progress went backwards"
