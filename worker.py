@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import ActivityDeps, all_activities
+from activities.progress import HEARTBEAT_FLUSH
 from engine.heap import release_large_allocations
 from settings import Settings, get_settings
 from workflows.registry import ALL_WORKFLOWS
@@ -40,6 +41,7 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps, *, task
         max_concurrent_activities=concurrency,
         max_cached_workflows=settings.worker_cached_workflows,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,  # heartbeats carry the live progress
     )
 
 

@@ -13,6 +13,7 @@ def all_activities(deps: ActivityDeps) -> list:
     lifecycle = LifecycleActivities(deps)
     authoring = AuthoringActivities(deps)
     return [
+        training.embed_samples,
         training.fit_model,
         training.publish_version,
         lifecycle.mark_running,

@@ -1,8 +1,12 @@
-"""Running CPU-bound work off the event loop while heartbeating and reporting progress.
+"""Running CPU-bound work off the event loop while heartbeating its progress.
 
-The work runs in the CPU pool; this coroutine wakes every second to heartbeat (so a dead worker is
-noticed within the heartbeat timeout) and, when progress moved, signals the run's workflow (for the
-live ``progress`` query) and records it in the store (the fallback when no worker can answer).
+The work runs in the CPU pool; this coroutine wakes every TICK_SECONDS to heartbeat the latest
+progress. The heartbeat is both the liveness check (a dead worker is noticed within the heartbeat
+timeout) and the carrier of fine-grained progress: the API reads it from the run's pending activity
+(``describe``), so progress costs the workflow's history nothing. Workers send heartbeats to the
+server at least every HEARTBEAT_FLUSH (the SDK would otherwise hold them for 80 % of the heartbeat
+timeout). Progress is also recorded in the store every RECORD_SECONDS, the fallback when Temporal
+cannot answer.
 """
 
 from __future__ import annotations
@@ -10,37 +14,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from datetime import timedelta
 from typing import Any, Callable
 
 from temporalio import activity
 
 from activities.deps import ActivityDeps
 from store.operations import record_progress
-from workflows.types import Progress, ProgressReport
+from workflows.types import Progress, running_fraction
 
 log = logging.getLogger("assay.worker")
-TICK_SECONDS = 1.0
-SIGNAL_TIMEOUT = 5.0
+TICK_SECONDS = 0.25
+HEARTBEAT_FLUSH = timedelta(seconds=1)
+RECORD_SECONDS = 2.0
 
 
 class ProgressSink:
     """Written by engine callbacks on the CPU thread, read by the reporting loop."""
 
-    def __init__(self, phase: str, message: str = "") -> None:
+    def __init__(self, phase: str, message: str = "", *, done_before: int = 0) -> None:
         self._lock = threading.Lock()
         self._progress = Progress(phase, 0, 0, 0.0, message)
         self.version = 0
+        self.done_before = done_before  # units an earlier step of the run finished (embedded texts)
 
     def set(self, phase: str, done: int, total: int, message: str) -> None:
-        fraction = round(min(1.0, done / total), 4) if total else 0.0
         with self._lock:
-            self._progress = Progress(phase, int(done), int(total), fraction, message)
+            self._progress = Progress(phase, int(done), int(total), running_fraction(done, total), message)
             self.version += 1
 
     def training_callback(self, done: int, total: int, message: str) -> None:
         # train_model reports embedding first, then the configuration search.
         phase = "embed" if message.startswith("embedding") else "search"
-        self.set(phase, done, total, message)
+        self.set(phase, done + self.done_before, total + self.done_before, message)
+
+    def embedding_callback(self, done: int, total: int, search_units: int) -> None:
+        # The run's fraction spans embedding and the search that follows, as in a single fit.
+        self.set("embed", done, total + search_units, f"embedding samples {done}/{total}")
 
     def snapshot(self) -> tuple[int, Progress]:
         with self._lock:
@@ -51,23 +62,20 @@ async def run_reporting(deps: ActivityDeps, run_id: str, sink: ProgressSink, wor
                         *args: Any) -> Any:
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(deps.cpu_executor, work, *args)
-    workflow_handle = activity.client().get_workflow_handle(activity.info().workflow_id)
-    reported = -1
+    recorded, recorded_at = -1, 0.0
     while True:
         finished, _ = await asyncio.wait({future}, timeout=TICK_SECONDS)
         version, progress = sink.snapshot()
         activity.heartbeat(progress.as_dict())
         if finished:
             return future.result()
-        if version == reported:
+        if version == recorded or time.monotonic() - recorded_at < RECORD_SECONDS:
             continue
-        reported = version
-        try:  # progress is best effort: a slow signal or DB write must not fail the fit
-            await asyncio.wait_for(workflow_handle.signal("report_progress", ProgressReport(progress)),
-                                   SIGNAL_TIMEOUT)
+        recorded, recorded_at = version, time.monotonic()
+        try:  # the stored copy is best effort: a slow DB write must not fail the work
             await asyncio.to_thread(_record, deps, run_id, progress.as_dict())
-        except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
-            log.debug("progress report skipped for %s: %s", run_id, type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001
+            log.debug("progress record skipped for %s: %s", run_id, type(exc).__name__)
 
 
 def _record(deps: ActivityDeps, run_id: str, progress: dict) -> None:

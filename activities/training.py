@@ -1,11 +1,16 @@
-"""Fit and publish: the two halves of a training run.
+"""The steps of a training run: embed, fit (search and calibration), publish.
 
-fit_model reads the training set by reference, embeds through the DB-backed cache, runs
-``engine.training.train_model`` in the CPU pool while heartbeating, and stages the snapshot keyed by
-run id. publish_version turns the staged snapshot into a version in one transaction.
+embed_samples reads the training set by reference and embeds every text not yet in the DB-backed
+embedding cache. fit_model runs ``engine.training.train_model`` in the CPU pool while heartbeating
+(its embeddings then come from the cache; runs started before embed_samples existed embed here) and
+stages the snapshot keyed by run id. publish_version turns the staged snapshot into a version in one
+transaction.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import select
 from temporalio import activity
@@ -15,34 +20,68 @@ from activities.deps import ActivityDeps
 from activities.embedding_cache import DbEmbeddingCache
 from activities.progress import ProgressSink, run_reporting
 from engine.effort import InvalidConfig, UnknownEffort
+from engine.cache import embed_with_cache
 from engine.embedders import get_embedder
 from engine.training import (
     InsufficientSamples,
     InvalidTrainingInput,
     LabelledSample,
     TraitSpec,
+    search_units,
     train_model,
 )
 from store.publish import PublishRefused, publish, stage_fit
 from store.tables import Model, Sample, Version
 from store.training_set import load_labels
-from workflows.types import RETRAIN, FitInput, FitResult, PublishResult, RunRef
+from workflows.types import RETRAIN, EmbedResult, FitInput, FitResult, PublishResult, RunRef
 
 
 def user_fault(code: str, message: str, **details) -> ApplicationError:
     return ApplicationError(message, details or None, type=code, non_retryable=True)
 
 
+@contextmanager
+def _engine_faults() -> Iterator[None]:
+    """The engine's input errors as typed, non-retryable user faults."""
+    try:
+        yield
+    except InsufficientSamples as exc:
+        raise user_fault("insufficient_samples", "Every trait needs at least one positive and one "
+                         "negative sample.", lacking=exc.lacking) from None
+    except (InvalidTrainingInput, InvalidConfig, UnknownEffort) as exc:
+        raise user_fault("invalid_configuration", str(exc)) from None
+
+
 class TrainingActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self.deps = deps
 
+    @activity.defn(name="embed_samples")
+    async def embed_samples(self, inp: FitInput) -> EmbedResult:
+        sink = ProgressSink("embed", "loading samples")
+        return await run_reporting(self.deps, inp.run_id, sink, self._embed, inp, sink)
+
+    def _embed(self, inp: FitInput, sink: ProgressSink) -> EmbedResult:
+        specs, samples, effort, configs = self._training_set(inp)
+        with _engine_faults():
+            units = search_units(specs, effort, configs)
+        fresh = [0]
+
+        def on_embedded(done: int, total: int) -> None:
+            fresh[0] = total
+            sink.embedding_callback(done, total, units)
+
+        embed_with_cache(get_embedder(self.deps.settings.embedder), [s.text for s in samples],
+                         DbEmbeddingCache(self.deps.engine), on_embedded=on_embedded)
+        return EmbedResult(inp.run_id, len(samples), fresh[0], units)
+
     @activity.defn(name="fit_model")
     async def fit_model(self, inp: FitInput) -> FitResult:
-        sink = ProgressSink("embed", "loading samples")
+        sink = ProgressSink("embed", "loading samples", done_before=inp.embedded)
         return await run_reporting(self.deps, inp.run_id, sink, self._fit, inp, sink)
 
-    def _fit(self, inp: FitInput, sink: ProgressSink) -> FitResult:
+    def _training_set(self, inp: FitInput) -> tuple[list[TraitSpec], list[LabelledSample], str, dict | None]:
+        """(traits, samples, effort, stored configs of a retrain) of the model, read by reference."""
         with self.deps.transaction() as session:
             model = session.get(Model, inp.model_id)
             if model is None:
@@ -61,15 +100,14 @@ class TrainingActivities:
                            tuple(t.frozen_direction) if t.frozen_direction else None) for t in traits]
         samples = [LabelledSample(key, text_of[sample_id], quality, sample_id)
                    for key, pairs in labels.items() for sample_id, quality in pairs if sample_id in text_of]
-        try:
+        return specs, samples, effort, configs
+
+    def _fit(self, inp: FitInput, sink: ProgressSink) -> FitResult:
+        specs, samples, effort, configs = self._training_set(inp)
+        with _engine_faults():
             result = train_model(specs, samples, get_embedder(self.deps.settings.embedder), effort,
                                  cache=DbEmbeddingCache(self.deps.engine), progress=sink.training_callback,
                                  configs=configs)
-        except InsufficientSamples as exc:
-            raise user_fault("insufficient_samples", "Every trait needs at least one positive and one "
-                             "negative sample.", lacking=exc.lacking) from None
-        except (InvalidTrainingInput, InvalidConfig, UnknownEffort) as exc:
-            raise user_fault("invalid_configuration", str(exc)) from None
         snapshot = result.snapshot
         sink.set("publish", 1, 1, "staging the fitted snapshot")
         with self.deps.transaction() as session:

@@ -2,9 +2,11 @@
 reconciliation, starting a run (the model row is the lock), and waking the background retrain.
 
 Decisions (SPEC is silent):
-- While a run is open, ``progress`` comes from the workflow's ``progress`` query; when Temporal or
-  every worker cannot answer within the gateway's RPC timeout, the last progress the worker recorded
-  in the store is shown instead, so the GET never hangs.
+- While a run is open, ``progress`` comes from the workflow's ``progress`` query (phase level),
+  refined by the fine-grained counts its running activity heartbeats, read from the same
+  ``describe`` that tells whether the run is open; when Temporal or every worker cannot answer
+  within the gateway's RPC timeout, the last progress the worker recorded in the store is shown
+  instead, so the GET never hangs.
 - Reconciliation maps the closed workflow's status (never an error's text): terminated →
   ``failed``/``terminated``; cancelled → ``cancelled``/``cancelled``; timed out →
   ``failed``/``timed_out``; failed or completed without having finalized → ``failed``/
@@ -21,7 +23,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -30,9 +32,10 @@ from api.temporal import TemporalGateway, unavailable
 from settings import Settings
 from store import operations as op_store
 from store.tables import Model, Operation
+from workflows.common import ProgressReporting
 from workflows.ids import retrain_workflow_id
 from workflows.search_attributes import MODEL_HANDLE, OPERATION_KIND
-from workflows.types import DISCOVER, SYNTHESIZE, OperationInput, RetrainInput, SamplesAdded
+from workflows.types import DISCOVER, SYNTHESIZE, OperationInput, Progress, RetrainInput, SamplesAdded
 
 log = logging.getLogger("assay.api")
 
@@ -110,10 +113,12 @@ async def _live_progress(session: AsyncSession, temporal: TemporalGateway, model
     if description.status == WorkflowExecutionStatus.RUNNING:
         try:
             progress = await asyncio.wait_for(
-                handle.query("progress", result_type=dict, rpc_timeout=temporal.rpc_timeout), _bound(temporal))
+                handle.query(ProgressReporting.progress, rpc_timeout=temporal.rpc_timeout), _bound(temporal))
         except Exception:  # no worker answered in time (or Temporal is gone): recorded progress
             return None
-        return progress if isinstance(progress, dict) else None
+        if not isinstance(progress, Progress):
+            return None
+        return progress.refined_by(await _heartbeat_progress(client, description)).as_dict()
     closed = _CLOSED.get(description.status)
     if closed is not None:
         await reconcile(session, model, op, *closed)
@@ -121,6 +126,20 @@ async def _live_progress(session: AsyncSession, temporal: TemporalGateway, model
 
 
 _TEMPORAL_GONE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+
+
+async def _heartbeat_progress(client: Client, description: WorkflowExecutionDescription) -> Progress | None:
+    """The progress the run's running activity last heartbeated, if any (see activities.progress)."""
+    for pending in description.raw_description.pending_activities:
+        payloads = pending.heartbeat_details.payloads
+        if not payloads:
+            continue
+        try:
+            (details,) = await client.data_converter.decode(payloads[:1], [dict])
+            return Progress.from_dict(details)
+        except Exception:  # noqa: BLE001 — details of another shape: the phase-level progress stands
+            log.debug("unreadable heartbeat details on %s", pending.activity_id)
+    return None
 
 
 def _older_than(moment: datetime, age: timedelta) -> bool:
@@ -145,6 +164,11 @@ def search_attributes(handle: str, kind: str) -> TypedSearchAttributes:
     return TypedSearchAttributes([SearchAttributePair(MODEL_HANDLE, handle), SearchAttributePair(OPERATION_KIND, kind)])
 
 
+def run_summary(kind: str, handle: str) -> str:
+    """The line the Web UI shows for a run in its list and header."""
+    return f"{kind} · {handle}"
+
+
 async def start_run(temporal: TemporalGateway, inp: OperationInput) -> None:
     """Starts the run's workflow (id = run id); raises 503 ``unavailable`` if Temporal does not take it."""
     try:
@@ -153,6 +177,7 @@ async def start_run(temporal: TemporalGateway, inp: OperationInput) -> None:
             client.start_workflow(
                 WORKFLOW_FOR_KIND[inp.kind], inp, id=inp.run_id, task_queue=temporal.task_queue,
                 search_attributes=search_attributes(inp.handle, inp.kind), rpc_timeout=temporal.rpc_timeout,
+                static_summary=run_summary(inp.kind, inp.handle),
             ),
             _bound(temporal),
         )
@@ -180,6 +205,7 @@ async def signal_retrain(temporal: TemporalGateway, settings: Settings, model: M
                 start_signal="samples_added",
                 start_signal_args=[SamplesAdded(new_samples)],
                 search_attributes=search_attributes(model.handle, "retrain_loop"),
+                static_summary=run_summary("retrain loop", model.handle),
                 rpc_timeout=temporal.rpc_timeout,
             ),
             _bound(temporal),

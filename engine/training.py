@@ -146,6 +146,12 @@ def train_model(traits: list[TraitSpec], samples: list[LabelledSample], embedder
     return TrainResult(snapshot=Snapshot(data), metrics=metrics)
 
 
+def search_units(traits: list[TraitSpec], effort: str, configs: dict[str, dict] | None = None) -> int:
+    """How many configuration evaluations train_model reports as search progress after embedding."""
+    effort = check_effort(effort)
+    return sum(len(p.grid) * p.repeats for p in (_plan(t, effort, configs or {}) for t in traits))
+
+
 @dataclass
 class _Plan:
     grid: list[dict]
@@ -168,7 +174,7 @@ def _plan(trait: TraitSpec, effort: str, configs: dict[str, dict]) -> _Plan:
 
 def _train(traits, samples, embedder, effort, cache, progress, configs) -> tuple[dict, dict]:
     plans = {t.key: _plan(t, effort, configs) for t in traits}
-    search_total = sum(len(p.grid) * p.repeats for p in plans.values())
+    search_total = search_units(traits, effort, configs)
     texts = [s.text for s in samples]
     quality = np.array([float(s.quality) for s in samples], dtype=np.float64)
     keys = np.array([s.trait_key for s in samples], dtype=object)

@@ -12,7 +12,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.authoring import AuthoringActivities
     from activities.lifecycle import LifecycleActivities
-    from workflows.common import BOOKKEEPING, LONG_WORK, ProgressReporting
+    from workflows.common import BOOKKEEPING, LONG_WORK, ProgressReporting, step_summary
     from workflows.train import finalize_failure
     from workflows.types import (
         AuthoringInput,
@@ -34,12 +34,13 @@ class _DraftOperation(ProgressReporting):
         self._state.set(Progress("queued", message="waiting for a worker"))
         ref = RunRef(inp.run_id, inp.model_id, inp.kind)
         try:
-            await workflow.execute_activity_method(LifecycleActivities.mark_running, ref, **BOOKKEEPING)
-            self._state.set(Progress(self.phase, 0, 1, 0.0, "started"))
+            await workflow.execute_activity_method(LifecycleActivities.mark_running, ref,
+                                                   summary=step_summary("start", inp.handle), **BOOKKEEPING)
+            self._state.set(Progress(self.phase, 0, 1, 0.0, "running"))
             result = await workflow.execute_activity_method(
                 self.activity,
                 AuthoringInput(inp.run_id, inp.model_id, inp.handle, inp.effort, inp.synth_type),
-                **LONG_WORK,
+                summary=step_summary(self.phase, inp.handle), **LONG_WORK,
             )
         except (Exception, asyncio.CancelledError) as exc:  # every way out must finalize the model
             error = await finalize_failure(inp, exc)

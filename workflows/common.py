@@ -81,9 +81,17 @@ def failure_code(exc: BaseException) -> tuple[str, str]:
     return "internal_error", "The run failed because of an internal error."
 
 
-class ProgressReporting:
-    """Base for every run that shows progress: the `progress` query and the signal that feeds it.
+def step_summary(step: str, handle: str) -> str:
+    """The summary the Web UI shows beside an activity: which step of which model."""
+    return f"{step} · {handle}"
 
+
+class ProgressReporting:
+    """Base for every run that shows progress: the phase-level `progress` query.
+
+    The workflow sets its progress when a phase starts; the running activity's heartbeats carry
+    the fine-grained counts, which the API reads from the run's description. `report_progress` was
+    how activities used to send progress; it stays registered because older histories contain it.
     The SDK collects signal and query handlers from base classes too, so each workflow class only
     declares its own `run`.
     """
@@ -101,7 +109,7 @@ class ProgressReporting:
 
 
 class ProgressState:
-    """The live progress of a run: updated by signals from activities, read by the query."""
+    """The phase-level progress of a run, read by the query and shown as the run's current details."""
 
     def __init__(self) -> None:
         self.progress = Progress()

@@ -11,14 +11,20 @@ Decisions (SPEC is silent):
   never loses samples, and a sample folded in by an explicit train is not counted twice.
 - The loop ends (rather than waiting forever) when the model is not eligible — archived, under ZDR,
   without an active version — or after a day without feedback; the next feedback starts it again.
-- While the model is busy with another run, the loop re-checks every BUSY_RECHECK; after a failed
-  retrain it waits for new feedback or one more delay, so a broken model does not retrain in a loop.
+- While the model is busy with another run, the loop re-checks every ``busy_recheck_seconds``;
+  after a failed retrain it waits for new feedback or one more delay, so a broken model does not
+  retrain in a loop.
+- The loop continues as new in every branch (waiting, busy, failed, after a retrain) once Temporal
+  suggests it or its history passes ``history_limit`` events (80; a pass of the loop adds about a
+  dozen, so a run stays under ~100), after its signal handlers have finished;
+  waits end early for it. Runs started before this rule (no ``BOUNDED_HISTORY_PATCH`` marker) keep
+  continuing as new only after a successful retrain.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from dataclasses import replace
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -26,7 +32,7 @@ from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
-    from workflows.common import BOOKKEEPING, ProgressState
+    from workflows.common import BOOKKEEPING, ProgressState, step_summary
     from workflows.ids import run_id_from
     from workflows.search_attributes import MODEL_HANDLE, OPERATION_KIND
     from workflows.train import TrainWorkflow
@@ -41,8 +47,7 @@ with workflow.unsafe.imports_passed_through():
         SamplesAdded,
     )
 
-BUSY_RECHECK = timedelta(seconds=15)
-IDLE_LIMIT = timedelta(days=1)
+BOUNDED_HISTORY_PATCH = "retrain-continue-as-new-in-every-branch"
 
 
 @workflow.defn
@@ -50,6 +55,7 @@ class RetrainWorkflow:
     def __init__(self) -> None:
         self._hinted = 0  # samples announced by signals since the last count from the store
         self._state = ProgressState()
+        self._history_limit: int | None = None  # None: a run from before BOUNDED_HISTORY_PATCH
 
     @workflow.signal
     def samples_added(self, note: SamplesAdded) -> None:
@@ -59,27 +65,43 @@ class RetrainWorkflow:
     def progress(self) -> Progress:
         return self._state.progress
 
+    def _history_full(self) -> bool:
+        if self._history_limit is None:
+            return False
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._history_limit
+
     async def _wait_for_hints(self, enough: int, timeout: float | None) -> bool:
-        """True when signals announced `enough` samples; False when the timeout passed first."""
+        """True when signals announced `enough` samples (or the history is full); False when the
+        timeout passed first."""
         try:
-            await workflow.wait_condition(lambda: self._hinted >= enough, timeout=timeout)
+            await workflow.wait_condition(lambda: self._hinted >= enough or self._history_full(), timeout=timeout)
             return True
         except asyncio.TimeoutError:
             return False
 
+    async def _continue_as_new(self, inp: RetrainInput) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(inp)
+
     @workflow.run
     async def run(self, inp: RetrainInput) -> OperationResult:
         self._state.handle = inp.handle
+        if workflow.patched(BOUNDED_HISTORY_PATCH):
+            self._history_limit = inp.history_limit
         while True:
+            if self._history_full():
+                await self._continue_as_new(inp)
             self._hinted = 0
             buffered = await workflow.execute_activity_method(
-                LifecycleActivities.buffered_feedback, BufferedQuery(inp.model_id), **BOOKKEEPING
+                LifecycleActivities.buffered_feedback, BufferedQuery(inp.model_id),
+                summary=step_summary("counting buffered feedback", inp.handle), **BOOKKEEPING,
             )
             if not buffered.eligible:
                 return OperationResult(run_id="", status="idle")
             if buffered.count == 0:
                 self._state.set(Progress("waiting", 0, inp.min_samples, 0.0, "no buffered feedback"))
-                if not await self._wait_for_hints(1, IDLE_LIMIT.total_seconds()):
+                if not await self._wait_for_hints(1, inp.idle_limit_seconds):
                     return OperationResult(run_id="", status="idle")
                 continue
             due_in = buffered.first_at + inp.delay_seconds - workflow.now().timestamp()
@@ -89,15 +111,18 @@ class RetrainWorkflow:
                 await self._wait_for_hints(inp.min_samples - buffered.count, due_in)
                 continue
             if buffered.busy:
-                await workflow.sleep(BUSY_RECHECK)
+                self._state.set(Progress("waiting", buffered.count, inp.min_samples, 0.0,
+                                         "the model is busy with another run"))
+                await workflow.sleep(inp.busy_recheck_seconds)
                 continue
             outcome = await self._retrain(inp)
             if outcome == "succeeded":
-                workflow.continue_as_new(RetrainInput(inp.model_id, inp.handle, inp.min_samples,
-                                                      inp.delay_seconds, inp.retrains_done + 1))
+                await self._continue_as_new(replace(inp, retrains_done=inp.retrains_done + 1))
             if outcome == "busy":  # another run took the model first; its fit may fold the samples in
-                await workflow.sleep(BUSY_RECHECK)
+                await workflow.sleep(inp.busy_recheck_seconds)
                 continue
+            self._state.set(Progress("waiting", 0, inp.min_samples, 0.0,
+                                     "the last retrain did not finish; waiting for new feedback"))
             await self._wait_for_hints(1, inp.delay_seconds)
 
     async def _retrain(self, inp: RetrainInput) -> str:
@@ -105,7 +130,8 @@ class RetrainWorkflow:
         now = workflow.now()
         run_id = run_id_from(int(now.timestamp() * 1000), workflow.random().randbytes(10))
         began = await workflow.execute_activity_method(
-            LifecycleActivities.begin_retrain, BeginRetrainInput(run_id, inp.model_id), **BOOKKEEPING
+            LifecycleActivities.begin_retrain, BeginRetrainInput(run_id, inp.model_id),
+            summary=step_summary("claiming the model", inp.handle), **BOOKKEEPING,
         )
         if not began.began:
             return began.reason or "ineligible"

@@ -1,13 +1,20 @@
 """TrainWorkflow: first training, re-tune and background retrain of one model (SPEC §1.4–1.6).
 
-fit (reads samples by reference, stages the snapshot in the DB) → publish (one transaction: version,
-activation, prune, ZDR purge, model ready). Any failure or cancellation is finalized in the store
-before the run closes, so the model never stays ``busy``.
+mark running → embed (reads samples by reference, fills the embedding cache) → fit (search and
+calibration, stages the snapshot in the DB) → publish (one transaction: version, activation, prune,
+ZDR purge, model ready). Any failure or cancellation is finalized in the store before the run
+closes, so the model never stays ``busy``.
+
+Each phase is its own activity with a summary naming the phase and the model, so the Web UI shows
+the run as named steps; the workflow's own progress is phase-level (it changes when a step ends),
+and the fine-grained counts ride on the running activity's heartbeats (see ``activities.progress``).
+Runs started before the embed step existed (no ``PHASE_STEPS_PATCH`` marker) embed inside fit.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -21,15 +28,19 @@ with workflow.unsafe.imports_passed_through():
         ProgressReporting,
         failure_code,
         is_cancellation,
+        step_summary,
     )
     from workflows.types import (
         FailureInput,
         FitInput,
         OperationInput,
         OperationResult,
+        RUNNING_CEILING,
         Progress,
         RunRef,
     )
+
+PHASE_STEPS_PATCH = "train-embed-step-before-fit"
 
 
 async def finalize_failure(inp: OperationInput, exc: BaseException) -> ApplicationError | None:
@@ -40,6 +51,7 @@ async def finalize_failure(inp: OperationInput, exc: BaseException) -> Applicati
         LifecycleActivities.finalize_failure,
         FailureInput(inp.run_id, inp.model_id, inp.kind, code, message,
                      status="cancelled" if cancelled else "failed"),
+        summary=step_summary("recording the cancellation" if cancelled else "recording the failure", inp.handle),
         **BOOKKEEPING,
     )
     if cancelled:
@@ -54,16 +66,27 @@ class TrainWorkflow(ProgressReporting):
         self._state.handle = inp.handle
         self._state.set(Progress("queued", message="waiting for a worker"))
         ref = RunRef(inp.run_id, inp.model_id, inp.kind)
+        fit_input = FitInput(inp.run_id, inp.model_id, inp.handle, inp.kind, inp.effort)
         try:
-            await workflow.execute_activity_method(LifecycleActivities.mark_running, ref, **BOOKKEEPING)
+            phase_steps = workflow.patched(PHASE_STEPS_PATCH)
+            await workflow.execute_activity_method(LifecycleActivities.mark_running, ref,
+                                                   summary=step_summary("start", inp.handle), **BOOKKEEPING)
+            self._state.set(Progress("embed", message="running · embedding samples"))
+            if phase_steps:
+                embedded = await workflow.execute_activity_method(
+                    TrainingActivities.embed_samples, fit_input, summary=step_summary("embedding", inp.handle),
+                    **LONG_WORK,
+                )
+                self._state.set(embedded.progress())
+                fit_input = replace(fit_input, embedded=embedded.embedded)
             await workflow.execute_activity_method(
-                TrainingActivities.fit_model,
-                FitInput(inp.run_id, inp.model_id, inp.handle, inp.kind, inp.effort),
-                **LONG_WORK,
+                TrainingActivities.fit_model, fit_input,
+                summary=step_summary("search and calibration", inp.handle), **LONG_WORK,
             )
-            self._state.set(Progress("publish", 0, 1, 0.99, "storing the new version"))
+            self._state.set(Progress("publish", 0, 1, RUNNING_CEILING, "running · storing the new version"))
             published = await workflow.execute_activity_method(
-                TrainingActivities.publish_version, ref, **BOOKKEEPING
+                TrainingActivities.publish_version, ref, summary=step_summary("publishing", inp.handle),
+                **BOOKKEEPING,
             )
         except (Exception, asyncio.CancelledError) as exc:  # every way out must finalize the model
             error = await finalize_failure(inp, exc)

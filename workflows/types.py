@@ -18,6 +18,23 @@ TRAINING_KINDS = (TRAIN, RETUNE, RETRAIN)
 DRAFT_KINDS = (DISCOVER, SYNTHESIZE)
 
 
+# Phases of a run in the order they happen. The API shows an activity's heartbeat progress only when
+# it is not behind the phase the workflow reports (a heartbeat read just before a phase change is).
+PHASES = ("queued", "discover", "synthesize", "embed", "search", "publish", "done")
+
+
+# A running step's fraction stops here: 1.0 means the run has finished.
+RUNNING_CEILING = 0.99
+
+
+def phase_rank(phase: str) -> int:
+    return PHASES.index(phase) if phase in PHASES else -1
+
+
+def running_fraction(done: int, total: int) -> float:
+    return round(min(RUNNING_CEILING, done / total), 4) if total else 0.0
+
+
 @dataclass
 class Progress:
     phase: str = "queued"
@@ -29,6 +46,19 @@ class Progress:
     def as_dict(self) -> dict:
         return {"phase": self.phase, "done": self.done, "total": self.total,
                 "fraction": self.fraction, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, value: dict) -> Progress:
+        return cls(str(value.get("phase", "queued")), int(value.get("done", 0)), int(value.get("total", 0)),
+                   float(value.get("fraction", 0.0)), str(value.get("message", "")))
+
+    def refined_by(self, heartbeat: Progress | None) -> Progress:
+        """The workflow's phase-level progress, or the running activity's finer one unless that is
+        behind it (read just before the workflow moved on, or from a retried attempt)."""
+        if heartbeat is None or (phase_rank(heartbeat.phase), heartbeat.fraction) < \
+                (phase_rank(self.phase), self.fraction):
+            return self
+        return heartbeat
 
 
 @dataclass
@@ -68,6 +98,21 @@ class FitInput:
     handle: str
     kind: str
     effort: str
+    embedded: int = 0  # texts embed_samples embedded for this run: progress counts them as done
+
+
+@dataclass
+class EmbedResult:
+    run_id: str
+    sample_count: int
+    embedded: int  # texts that were not in the embedding cache yet
+    search_units: int  # configuration evaluations the fit will report after them
+
+    def progress(self) -> Progress:
+        """Where the run stands when embedding is done; the fit's progress goes on from here."""
+        total = self.embedded + self.search_units
+        return Progress("search", self.embedded, total, running_fraction(self.embedded, total),
+                        "running · searching configurations")
 
 
 @dataclass
@@ -125,6 +170,10 @@ class RetrainInput:
     min_samples: int = 20
     delay_seconds: float = 600.0
     retrains_done: int = 0
+    # Waits of the loop; the defaults are the production values, tests shorten them.
+    busy_recheck_seconds: float = 15.0
+    idle_limit_seconds: float = 86400.0
+    history_limit: int = 80  # events; past it the loop continues as new
 
 
 @dataclass
@@ -160,6 +209,7 @@ class BeginRetrainResult:
 
 @dataclass
 class ProgressReport:
-    """Sent by the fit activity to its own workflow (signal), about once a second."""
+    """Signal payload of ``report_progress``. Activities no longer send it (their progress rides on
+    heartbeats); the handler stays because histories of older runs contain these signals."""
 
     progress: Progress = field(default_factory=Progress)

@@ -12,7 +12,7 @@ from tests.workflows.support import make_model, wait_for_state
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-async def test_train_end_to_end_then_noop_then_retune(http, owner, namespace):
+async def test_train_end_to_end_then_noop_then_retune(http, owner, namespace, temporal_env):
     handle = f"{namespace}.tone"
     headers = owner["headers"]
     await make_model(http, headers, handle, per_pole=8)
@@ -22,6 +22,8 @@ async def test_train_end_to_end_then_noop_then_retune(http, owner, namespace):
     run_id = started.json()["run_id"]
     assert started.json() == {"state": "busy", "run_id": run_id}
     assert run_id.startswith("run_")
+    described = await temporal_env.client.get_workflow_handle(run_id).describe()
+    assert await described.static_summary() == f"train · {handle}"  # the run's line in the Web UI
 
     # While busy, another kind of request on the model is refused.
     other = await http.post(f"/v1/models/{handle}/train", json={"effort": "low"}, headers=headers)

@@ -1,0 +1,92 @@
+"""Acceptance for progress that costs the history almost nothing (issue 12): a training run whose fit
+lasts over a minute — real Temporal, real worker, real MiniLM — keeps its history within 100 events,
+while GET /v1/models/{handle} shows progress that lags the truth by at most 2 s.
+
+Truth is what the activities' progress sinks hold: every value the engine reports is recorded with
+its time (the sink's ``set`` is observed, not replaced). A value read through the API lags by the
+time since the truth first moved past it (in phase order, then fraction), measured when the response
+arrived; a value that the truth has not moved past yet lags by nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from activities.progress import ProgressSink
+from tests.workflows.support import make_model
+from workflows.types import Progress, phase_rank
+
+pytestmark = [pytest.mark.usefixtures("worker"), pytest.mark.slow]
+
+PER_POLE = 900  # 3,600 new texts over two traits: about a minute and a half of embedding and search
+EFFORT = "xhigh"
+MAX_EVENTS = 100
+MAX_LAG = 2.0
+
+
+@pytest.fixture
+def truth(monkeypatch) -> list[tuple[float, Progress]]:
+    """Every progress value the activities' sinks take, with the time it was taken."""
+    recorded: list[tuple[float, Progress]] = []
+    original = ProgressSink.set
+
+    def observed(self, phase: str, done: int, total: int, message: str) -> None:
+        original(self, phase, done, total, message)
+        recorded.append((time.time(), self.snapshot()[1]))
+
+    monkeypatch.setattr(ProgressSink, "set", observed)
+    return recorded
+
+
+def _key(progress: Progress) -> tuple[int, float]:
+    return phase_rank(progress.phase), progress.fraction
+
+
+def _lag(shown: Progress, answered_at: float, truth: list[tuple[float, Progress]]) -> float:
+    """Seconds between the truth first moving past `shown` and the answer arriving (0 if it had not)."""
+    for at, value in truth:
+        if at > answered_at:
+            return 0.0
+        if _key(value) > _key(shown):
+            return answered_at - at
+    return 0.0
+
+
+async def test_a_long_training_keeps_a_short_history_and_live_progress(http, owner, namespace, temporal_env, truth):
+    handle = f"{namespace}.long"
+    headers = owner["headers"]
+    await make_model(http, headers, handle, per_pole=PER_POLE, salt=namespace)
+    started = await http.post(f"/v1/models/{handle}/train", json={"effort": EFFORT}, headers=headers)
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+
+    shown: list[tuple[float, Progress]] = []
+    deadline = time.monotonic() + 900
+    while True:
+        response = await http.get(f"/v1/models/{handle}", headers=headers)
+        answered_at = time.time()
+        body = response.json()
+        if body["state"] != "busy":
+            break
+        progress = body["last_operation"].get("progress")
+        if progress is not None:
+            shown.append((answered_at, Progress.from_dict(progress)))
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.2)
+    assert body["state"] == "ready", body
+
+    fit_seconds = truth[-1][0] - truth[0][0]
+    assert fit_seconds >= 60, f"the fit took only {fit_seconds:.0f} s; raise PER_POLE"
+    history = await temporal_env.client.get_workflow_handle(run_id).fetch_history()
+    lags = [_lag(progress, at, truth) for at, progress in shown]
+    print(f"\nfit {fit_seconds:.1f} s, {len(history.events)} history events, {len(shown)} reads, "
+          f"max lag {max(lags):.2f} s, mean {sum(lags) / len(lags):.2f} s")
+    assert len(history.events) <= MAX_EVENTS
+    fine = [p for _, p in shown if p.phase in ("embed", "search") and 0 < p.fraction < 1]
+    assert len(fine) >= len(shown) // 2, "fine-grained progress did not come through"
+    assert max(lags) <= MAX_LAG, sorted(lags)[-5:]
+    fractions = [p.fraction for _, p in shown]
+    assert fractions == sorted(fractions), "progress went backwards"
