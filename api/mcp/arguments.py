@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-Effort = Literal["low", "medium", "high", "xhigh", "max"]
-Aggregation = Literal["mean", "max", "min", "none"]
+from domain.effort import Effort
+from domain.traits import Aggregation
+
 RenderFormat = Literal["json", "text"]
 
 Handle = Annotated[str, Field(description="Model handle `<namespace>.<name>`, for example `acme.support-tone`.")]
