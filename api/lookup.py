@@ -19,8 +19,8 @@ def invalid_handle(handle: str) -> ApiError:
     return ApiError(
         422,
         "invalid_handle",
-        "A handle is '<namespace>.<name>' in lowercase: namespace [a-z0-9][a-z0-9-]{0,38}, "
-        "name [a-z0-9][a-z0-9_-]{0,62}.",
+        f"A handle is '<namespace>.<name>' in lowercase: namespace {handles.NAMESPACE_RE.pattern}, "
+        f"name {handles.MODEL_NAME_RE.pattern}.",
         {"handle": handle[:200]},
     )
 

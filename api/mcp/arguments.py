@@ -1,8 +1,8 @@
 """Typed arguments shared by the MCP tools.
 
-They carry the REST field names and JSON types so an AI client knows what to send, but no value
-rules (ranges, patterns, key grammar): those live in the REST schemas, and a value REST refuses
-comes back with REST's own error code.
+They carry the REST field names and JSON types so an AI client knows what to send, and the
+closed lists (effort levels, aggregations) from `domain`. Other value rules (ranges, patterns, key
+grammar) are left to the REST schemas: a value REST refuses comes back with REST's own error code.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def summary_of(version: Version, tags: list[str]) -> dict:
 def _check_tag_name(name: str) -> None:
     if not TAG_RE.fullmatch(name) or version_number(name) is not None or name == "active":
         raise validation_error(
-            "A tag is [a-z0-9][a-z0-9._-]{0,63}, and may not look like a version number (vN) or be 'active'.",
+            f"A tag is {TAG_RE.pattern}, and may not look like a version number (vN) or be 'active'.",
             {"tag": name[:100]})
 
 
