@@ -79,6 +79,12 @@ def not_found(what: str = "resource") -> ApiError:
     return ApiError(404, "not_found", f"No such {what}.")
 
 
+def model_archived() -> ApiError:
+    """Every write, run and score on an archived model (reads still work)."""
+    return ApiError(409, "model_archived", "This model is archived: it can be read but not changed, trained or "
+                                           "scored.")
+
+
 def forbidden(message: str = "This key may not do that.") -> ApiError:
     return ApiError(403, "forbidden", message)
 

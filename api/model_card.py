@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import catalog
 from store import versions as version_store
-from store.tables import Model, Sample, Trait
+from store.tables import Model
 
 
 def _cell(text: object) -> str:
@@ -43,17 +43,6 @@ def _source_line(source: object) -> str:
     return line
 
 
-async def _sample_counts(session: AsyncSession, model_id: int) -> dict[int, tuple[int, int]]:
-    rows = await session.execute(
-        select(Sample.trait_id,
-               func.sum(case((Sample.quality > 0.5, 1), else_=0)),
-               func.sum(case((Sample.quality < 0.5, 1), else_=0)))
-        .where(Sample.model_id == model_id)
-        .group_by(Sample.trait_id)
-    )
-    return {trait_id: (int(pos or 0), int(neg or 0)) for trait_id, pos, neg in rows}
-
-
 def _auc(metrics: dict, key: str) -> str:
     trait = (metrics.get("traits") or {}).get(key) or {}
     auc = trait.get("auc")
@@ -62,8 +51,8 @@ def _auc(metrics: dict, key: str) -> str:
 
 async def render_model_card(session: AsyncSession, model: Model) -> str:
     """The markdown card of ``model``."""
-    traits = list(await session.scalars(select(Trait).where(Trait.model_id == model.id).order_by(Trait.id)))
-    counts = await _sample_counts(session, model.id)
+    traits = await catalog.list_traits(session, model.id, by_id=True)
+    counts = await catalog.sample_counts(session, model.id)
     version = (await version_store.get_by_id(session, model.active_version_id)
                if model.active_version_id is not None else None)
     metrics = (version.metrics or {}) if version is not None else {}
@@ -98,9 +87,9 @@ async def render_model_card(session: AsyncSession, model: Model) -> str:
         lines += ["| Trait | Key | Positive pole | Negative pole | Positive samples | Negative samples | AUC |",
                   "|---|---|---|---|---:|---:|---:|"]
         for trait in traits:
-            positive, negative = counts.get(trait.id, (0, 0))
+            count = counts.get(trait.id, catalog.TraitCounts())
             lines.append(f"| {_cell(trait.name)} | `{trait.key}` | {_cell(trait.positive_label)} | "
-                         f"{_cell(trait.negative_label)} | {positive} | {negative} | {_auc(metrics, trait.key)} |")
+                         f"{_cell(trait.negative_label)} | {count.positive} | {count.negative} | {_auc(metrics, trait.key)} |")
         lines.append("")
         described = [t for t in traits if (t.description or "").strip()]
         for trait in described:

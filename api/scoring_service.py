@@ -28,19 +28,18 @@ from dataclasses import dataclass
 from functools import partial
 
 import anyio
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import ApiError, not_found, validation_error
-from api.labels import InvalidLabel, parse_quality
-from api.lookup import Handle, version_number
+from api.errors import ApiError, model_archived, not_found, validation_error
 from api.observability import SCORER_CACHE_BYTES, SCORER_CACHE_VERSIONS
 from engine.embedders import get_embedder
 from engine.scorer import Scorer, UnknownTrait
+from domain.handles import Handle, version_number
+from domain.labels import InvalidLabel, parse_quality
 from engine.snapshot import EmbedderMismatch, Snapshot
 from store import catalog
 from store import versions as version_store
-from store.tables import Model, Sample, Trait, Version
+from store.tables import Model, Version
 
 SCORER_CACHE_ENTRIES = 256
 DEFAULT_SCORER_CACHE_BYTES = 128 * 1024 * 1024
@@ -135,13 +134,9 @@ def model_not_ready(model: Model) -> ApiError:
                     {"state": model.state})
 
 
-def model_archived(model: Model) -> ApiError:
-    return ApiError(409, "model_archived", f"Model '{model.handle}' is archived and no longer scores.")
-
-
 def require_scorable(model: Model, handle: Handle) -> None:
     if model.state == "archived":
-        raise model_archived(model)
+        raise model_archived()
     if handle.pin is None and model.active_version_id is None:
         raise model_not_ready(model)
 
@@ -225,7 +220,7 @@ async def plan_feedback(session: AsyncSession, principal, model: Model, feedback
     principal.require_author(model.namespace)
     if model.zero_data_retention:
         raise feedback_off_under_zdr()
-    traits = list(await session.scalars(select(Trait).where(Trait.model_id == model.id).order_by(Trait.id)))
+    traits = await catalog.list_traits(session, model.id, by_id=True)
     by_key = {t.key: t for t in traits}
     by_name = {t.name: t for t in traits}
     unknown = [name for name in feedback if name not in by_key and name not in by_name]
@@ -257,13 +252,11 @@ async def store_feedback(session: AsyncSession, temporal, settings, model: Model
         await catalog.claim_for_feedback(session, model.id)
     except catalog.FeedbackRefused as refused:
         await session.rollback()
-        raise (model_archived(model) if refused.reason == "archived" else feedback_off_under_zdr()) from None
-    rows = [Sample(model_id=model.id, trait_id=entry.trait_id, text=text, quality=entry.quality,
-                   source_url=source_url, content_sha256=content_sha256, provenance="score_feedback")
-            for entry in plan]
-    session.add_all(rows)
-    await session.flush()
-    ids = [row.id for row in rows]
+        raise (model_archived() if refused.reason == "archived" else feedback_off_under_zdr()) from None
+    ids = await catalog.insert_samples(session, model.id, [
+        catalog.NewSample(trait_id=entry.trait_id, text=text, quality=entry.quality, source_url=source_url,
+                          content_sha256=content_sha256, provenance="score_feedback")
+        for entry in plan])
     await session.commit()
     from api.operations import signal_retrain  # the operations module owns every Temporal start/signal
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.operations import last_operation
 from api.temporal import TemporalGateway
 from store import catalog
+from store import versions as version_store
 from store.tables import Model, Sample, Trait
 
 
@@ -33,7 +34,7 @@ async def model_details(session: AsyncSession, temporal: TemporalGateway | None,
     active_ids = [model.active_version_id for model in models if model.active_version_id is not None]
     names = await catalog.trait_names_by_model(session, model_ids)
     numbers = await catalog.version_numbers(session, active_ids)
-    tags = await catalog.tags_by_version(session, active_ids)
+    tags = await version_store.tags_by_version(session, active_ids)
     details = []
     for model in models:
         # First: reading the operation may reconcile a run closed from outside and move the model

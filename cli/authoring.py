@@ -8,9 +8,10 @@ Decisions where the spec is silent:
   sent as `readme_markdown`), `max_depth` and `zero_data_retention`. Unknown fields are errors, so a
   typo never silently drops a setting.
 - A trait's `type` defaults to `spectrum`; `topic`, `claim`, `outlier` are recognised and refused as
-  not supported yet. `key` may be omitted: it is derived from `name` as snake_case; `name` may be
-  omitted: it defaults to the key. Two traits with one key, or a trait whose two pole labels are the
-  same word, are errors.
+  not supported yet. `key` may be omitted: it is derived from `name` by the API's rule
+  (`domain.traits.derive_key`: "Café Culture" → `cafe_culture`); `name` may be omitted: it
+  defaults to the key. Two traits with one key, or a trait whose two pole labels are the same
+  word, are errors.
 - `traits: discover` declares no traits up front: one spectrum trait is implied per trait key the
   sources label (named after the key), and `ModelSpec.discover` tells `assay build` to run discovery
   before training.
@@ -18,7 +19,7 @@ Decisions where the spec is silent:
   not name are ignored. Without a mapping each field other than `content` and `source_url` must be a
   trait key or name (a field starting with `_` is a comment) — typos in trait fields are caught.
 - A label of `null` leaves the line unlabelled for that trait; a line that labels no trait is an error.
-- Labels follow the API's rules (`api.labels.parse_quality`), the trait's own pole labels included.
+- Labels follow the API's rules (`domain.labels.parse_quality`), the trait's own pole labels included.
 - Samples are sent in batches of at most 500 that also stay under 900 kB of JSON, below the server's
   default 1 MiB body limit.
 - The fingerprint is a sha256 over the canonical JSON of everything that would be sent, so it changes
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +38,10 @@ from typing import Any
 
 import yaml
 
-from api.labels import InvalidLabel, parse_quality
+from domain.effort import EFFORTS
+from domain.labels import InvalidLabel, parse_quality
+from domain.traits import AGGREGATIONS, DEFAULT_AGGREGATION, TRAIT_KEY_RE, derive_key
 
-TRAIT_KEY_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-EFFORTS = ("low", "medium", "high", "xhigh", "max")
-AGGREGATIONS = ("mean", "max", "min", "none")
 FUTURE_TRAIT_TYPES = ("topic", "claim", "outlier")
 TOP_LEVEL_FIELDS = ("description", "effort", "traits", "sources", "additional_terms", "upstream_sources",
                     "readme", "max_depth", "zero_data_retention")
@@ -128,11 +127,6 @@ class ModelSpec:
         """Things that parse but will make training refuse (a trait lacking a pole)."""
         return [f"trait {key!r} has {pos} positive and {neg} negative samples; training needs both"
                 for key, (pos, neg) in self.pole_counts().items() if not pos or not neg]
-
-
-def derive_key(name: str) -> str:
-    """ "Clarity and Simplicity" → "clarity_and_simplicity" (the API's rule for a missing key)."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def _format_field(path: tuple[str | int, ...]) -> str:
@@ -296,15 +290,18 @@ class _Parser:
         key, name = texts["key"], texts["name"]
         if key is None and not name:
             self.problem(at, "a trait needs a key or a name")
-        if key is None and name:
+        derived = key is None and bool(name)
+        if derived:
             key = derive_key(name)
-        if key is not None and not TRAIT_KEY_RE.fullmatch(key):
+        if derived and not key:
+            self.problem((*at, "name"), f"no key can be made from {name!r}; give the trait a `key`")
+        elif key is not None and not TRAIT_KEY_RE.fullmatch(key):
             self.problem((*at, "key"), f"{key!r} is not a valid key: use lowercase letters, digits, _ and -")
         positive = texts["positive_label"] or "positive"
         negative = texts["negative_label"] or "negative"
         if positive.strip().lower() == negative.strip().lower():
             self.problem((*at, "negative_label"), "the two pole labels must differ")
-        aggregation = texts["aggregation"] or "mean"
+        aggregation = texts["aggregation"] or DEFAULT_AGGREGATION
         if aggregation not in AGGREGATIONS:
             self.problem((*at, "aggregation"), f"unknown aggregation {aggregation!r}; expected one of "
                          f"{', '.join(AGGREGATIONS)}")
@@ -421,7 +418,7 @@ class _JsonlReader:
         trait = next((t for t in self.traits if t["key"] == key), None)
         if trait is None and self.discover:
             trait = {"key": key, "name": key.replace("_", " ").replace("-", " ").capitalize(), "description": "",
-                     "positive_label": "positive", "negative_label": "negative", "aggregation": "mean"}
+                     "positive_label": "positive", "negative_label": "negative", "aggregation": DEFAULT_AGGREGATION}
             self.traits.append(trait)
         return trait
 

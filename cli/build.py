@@ -35,17 +35,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cli.authoring import EFFORTS, AuthoringError, ModelSpec, load_model_spec
+from cli.authoring import AuthoringError, ModelSpec, load_model_spec
 from cli.connection import add_connection_options, open_client, report_api_error
 from cli.progress import ProgressBar
 from client import AssayClient, AssayError, push_definition
+from domain.effort import DEFAULT_EFFORT, EFFORTS
 
 EXIT_FAILED = 1
 EXIT_BAD_FILES = 2
 EXIT_INTERRUPTED = 130
 DEFAULT_TIMEOUT = 3600.0
 POLL_INTERVAL = 1.0
-SERVER_DEFAULT_EFFORT = "high"
 TRAIT_FIELDS = ("name", "description", "positive_label", "negative_label", "aggregation")
 
 
@@ -134,7 +134,7 @@ class Builder:
 
     def _ready(self, model: dict[str, Any]) -> BuildResult:
         version = self._active_version(model)
-        wanted = self.effort or SERVER_DEFAULT_EFFORT
+        wanted = self.effort or DEFAULT_EFFORT
         trained_at = (version.get("metrics") or {}).get("effort")
         if trained_at and trained_at != wanted:
             self.reporter.note(f"{self.handle} v{model['version_no']} was trained at effort {trained_at}; "

@@ -22,7 +22,6 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -34,12 +33,12 @@ from cli.build import Builder, BuildFailed
 from cli.devkey import ensure_key_file
 from cli.progress import ProgressBar
 from client import AssayClient, AssayError
+from domain.handles import MODEL_NAME_RE
 from settings import Settings
 
 CATALOG_KEY_FILE = "catalog-key"
 CATALOG_LOG_FILE = "catalog.log"
 FALLBACK_EFFORT = "medium"
-MODEL_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 SEED_TIMEOUT = 1800.0
 POLL_INTERVAL = 0.5
 

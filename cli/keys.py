@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from api.lookup import NAMESPACE_RE
 from cli.context import CliError, ensure_schema, load_settings, note, run_with_session
+from domain.handles import NAMESPACE_RE
 from store import keys as key_store
 
 

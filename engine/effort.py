@@ -35,12 +35,11 @@ from typing import Callable
 
 import numpy as np
 
+from domain.effort import DEFAULT_EFFORT, EFFORTS
 from engine.balanced_cosine import (concordance, direction, fold_count, pole_masks, pole_stats, raw_scores,
                                     stratified_folds)
 from engine.errors import EngineError
 
-EFFORTS = ("low", "medium", "high", "xhigh", "max")
-DEFAULT_EFFORT = "high"
 FOLD_SEED = 5_021_977
 MAX_FOLDS = 5
 

@@ -32,8 +32,8 @@ from engine.balanced_cosine import normalise_rows, pole_masks, pole_stats, direc
 from engine.cache import EmbeddingCache, embed_with_cache, text_hash
 from engine.calibration import fit_calibration, polarity_scale, sigmoid_array
 from engine.card import card_params_from_oof
-from engine.effort import (FROZEN_CONFIG, check_effort, config_grid, cv_repeats, normalise_config, search,
-                           uses_reference_rule)
+from engine.effort import (DEFAULT_EFFORT, FROZEN_CONFIG, check_effort, config_grid, cv_repeats, normalise_config,
+                           search, uses_reference_rule)
 from engine.embedders.ngrams import TFIDF_DIM, TFIDF_WEIGHT, fit_idf, tfidf_vectors
 from engine.errors import EngineError
 from engine.snapshot import FORMAT, Snapshot, encode_array
@@ -133,7 +133,7 @@ def support_set(rows: np.ndarray) -> tuple[np.ndarray, float]:
     return stored, float(np.percentile(nearest, SUPPORT_PERCENTILE, method="linear"))
 
 
-def train_model(traits: list[TraitSpec], samples: list[LabelledSample], embedder, effort: str = "high", *,
+def train_model(traits: list[TraitSpec], samples: list[LabelledSample], embedder, effort: str = DEFAULT_EFFORT, *,
                 cache: EmbeddingCache | None = None, progress: Progress | None = None,
                 configs: dict[str, dict] | None = None) -> TrainResult:
     started = time.perf_counter()

@@ -14,7 +14,7 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.tables import Model, Sample, Trait, Version, VersionTag, utcnow
+from store.tables import Model, Sample, Trait, Version, utcnow
 
 EDITABLE_STATES = ("draft", "ready", "failed")
 ARCHIVABLE_STATES = EDITABLE_STATES
@@ -49,6 +49,13 @@ async def list_models(
     if after_handle is not None:
         query = query.where(Model.handle > after_handle)
     return list((await session.scalars(query.order_by(Model.handle).limit(limit + 1))).all())
+
+
+async def model_by_handle(session: AsyncSession, handle: str, *, for_update: bool = False) -> Model | None:
+    query = select(Model).where(Model.handle == handle)
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
 
 
 async def handle_in_use(session: AsyncSession, handle: str) -> bool:
@@ -148,20 +155,6 @@ async def version_numbers(session: AsyncSession, version_ids: Sequence[int]) -> 
     return {version_id: number for version_id, number in rows}
 
 
-async def tags_by_version(session: AsyncSession, version_ids: Sequence[int]) -> dict[int, list[str]]:
-    tags: dict[int, list[str]] = {version_id: [] for version_id in version_ids}
-    if not version_ids:
-        return tags
-    rows = await session.execute(
-        select(VersionTag.version_id, VersionTag.tag)
-        .where(VersionTag.version_id.in_(list(version_ids)))
-        .order_by(VersionTag.version_id, VersionTag.tag)
-    )
-    for version_id, tag in rows:
-        tags[version_id].append(tag)
-    return tags
-
-
 # ---------------------------------------------------------------- traits
 
 
@@ -184,8 +177,10 @@ class TraitCounts:
     negative: int = 0
 
 
-async def list_traits(session: AsyncSession, model_id: int) -> list[Trait]:
-    query = select(Trait).where(Trait.model_id == model_id).order_by(Trait.created_at, Trait.id)
+async def list_traits(session: AsyncSession, model_id: int, *, by_id: bool = False) -> list[Trait]:
+    """In creation order; `by_id` orders by id alone (the order the model card and feedback use)."""
+    order = (Trait.id,) if by_id else (Trait.created_at, Trait.id)
+    query = select(Trait).where(Trait.model_id == model_id).order_by(*order)
     return list((await session.scalars(query)).all())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,23 +21,23 @@ async def list_versions(session: AsyncSession, model_id: int, limit: int,
     return list(await session.scalars(query))
 
 
-async def tags_by_version(session: AsyncSession, version_ids: list[int]) -> dict[int, list[str]]:
-    """Tag names per version id, each list sorted by name."""
-    if not version_ids:
-        return {}
+async def tags_by_version(session: AsyncSession, version_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Tag names per version id (every id asked for, untagged ones with []), each list sorted by name."""
+    tags: dict[int, list[str]] = {version_id: [] for version_id in version_ids}
+    if not tags:
+        return tags
     rows = await session.execute(
         select(VersionTag.version_id, VersionTag.tag)
-        .where(VersionTag.version_id.in_(version_ids))
-        .order_by(VersionTag.tag)
+        .where(VersionTag.version_id.in_(list(tags)))
+        .order_by(VersionTag.version_id, VersionTag.tag)
     )
-    tags: dict[int, list[str]] = defaultdict(list)
     for version_id, tag in rows:
         tags[version_id].append(tag)
-    return dict(tags)
+    return tags
 
 
 async def tags_of(session: AsyncSession, version_id: int) -> list[str]:
-    return (await tags_by_version(session, [version_id])).get(version_id, [])
+    return (await tags_by_version(session, [version_id]))[version_id]
 
 
 async def get_by_number(session: AsyncSession, model_id: int, version_no: int) -> Version | None:

@@ -1,8 +1,8 @@
 """Typed arguments shared by the MCP tools.
 
-They carry the REST field names and JSON types so an AI client knows what to send, but no value
-rules (ranges, patterns, key grammar): those live in the REST schemas, and a value REST refuses
-comes back with REST's own error code.
+They carry the REST field names and JSON types so an AI client knows what to send, and the
+closed lists (effort levels, aggregations) from `domain`. Other value rules (ranges, patterns, key
+grammar) are left to the REST schemas: a value REST refuses comes back with REST's own error code.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-Effort = Literal["low", "medium", "high", "xhigh", "max"]
-Aggregation = Literal["mean", "max", "min", "none"]
+from domain.effort import Effort
+from domain.traits import Aggregation
+
 RenderFormat = Literal["json", "text"]
 
 Handle = Annotated[str, Field(description="Model handle `<namespace>.<name>`, for example `acme.support-tone`.")]

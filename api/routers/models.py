@@ -24,8 +24,9 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import KeyDep, SessionDep, TemporalDep
-from api.errors import ApiError, validation_error
-from api.lookup import NAMESPACE_RE, load_model, load_model_for_write, parse_handle
+from api.errors import ApiError, model_archived, validation_error
+from api.lookup import load_model, load_model_for_write, parse_handle
+from api.negotiation import prefers_over_json
 from api.pagination import decode_cursor, page
 from api.schemas.models import (
     CreateModelRequest,
@@ -36,6 +37,7 @@ from api.schemas.models import (
     UpdateModelRequest,
 )
 from api.views import model_detail, model_details
+from domain.handles import NAMESPACE_RE
 from store import catalog
 from store.tables import Model
 
@@ -47,7 +49,7 @@ NON_NULLABLE_PATCH_FIELDS = ("description", "scoring_method", "max_depth", "zero
 
 def conflict_for_state(state: str, *, draft_only: bool) -> ApiError:
     if state == "archived":
-        return ApiError(409, "model_archived", "This model is archived: it can be read but not changed.")
+        return model_archived()
     if state == "busy":
         return ApiError(409, "model_busy", "An operation is running on this model; retry once it has finished.")
     if state == "missing":
@@ -70,24 +72,6 @@ async def begin_edit(session: AsyncSession, model: Model, *, draft_only: bool) -
     if refused is not None:
         await session.rollback()
         raise conflict_for_state(refused, draft_only=draft_only)
-
-
-def wants_markdown(accept: str) -> bool:
-    """True when text/markdown is acceptable and preferred over JSON."""
-    weights: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = [piece.strip() for piece in part.split(";")]
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        weights[media.lower()] = max(quality, weights.get(media.lower(), 0.0))
-    markdown = weights.get("text/markdown", 0.0)
-    return markdown > 0 and markdown >= weights.get("application/json", 0.0)
 
 
 @router.get("/models", response_model=ModelPage, summary="Page through readable models, sorted by handle")
@@ -146,7 +130,7 @@ async def create_model(body: CreateModelRequest, principal: KeyDep, session: Ses
 async def get_model(handle: str, principal: KeyDep, session: SessionDep, temporal: TemporalDep,
                     request: Request):
     model = await load_model(session, principal, handle)
-    if wants_markdown(request.headers.get("accept", "")):
+    if prefers_over_json(request.headers.get("accept", ""), "text/markdown"):
         from api.model_card import render_model_card  # written alongside; imported only when asked
 
         card = await render_model_card(session, model)

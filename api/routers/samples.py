@@ -18,13 +18,14 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import KeyDep, SessionDep
 from api.errors import ApiError, not_found, validation_error
-from api.labels import InvalidLabel, invalid_label_error, parse_quality
+from api.labels import invalid_label_error
 from api.lookup import load_model, load_model_for_write
 from api.pagination import decode_cursor, page
 from api.routers.models import begin_edit
 from api.schemas.models import DeleteResponse
 from api.schemas.samples import AddSamplesResponse, SamplePage, SamplesRequest
 from api.views import sample_record
+from domain.labels import InvalidLabel, parse_quality
 from store import catalog
 
 router = APIRouter(tags=["samples"])

@@ -30,6 +30,7 @@ from api.deps import KeyDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, request_id_of, validation_error
 from api.fetch import is_single_url
 from api.lookup import load_model, parse_handle
+from api.negotiation import prefers_over_json
 from api.routers.extract import fetch_or_fail
 from api.schemas.scoring import CompareRequest, CompareResponse, ScoreRequest, ScoreResponse
 from api.scoring_service import check_traits, plan_feedback, score_card, served_version, store_feedback
@@ -42,31 +43,6 @@ log = logging.getLogger("assay.api.scoring")
 TEXT_PLAIN = "text/plain; charset=utf-8"
 _TEXT_VIEW = {200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                     "description": "The card as JSON, or as a text chart with `Accept: text/plain`."}}
-
-
-def _quality(accept: str, media: str) -> float:
-    best = 0.0
-    kind = media.split("/")[0]
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        name = fields[0].lower()
-        if name not in (media, f"{kind}/*", "*/*"):
-            continue
-        q = 1.0
-        for param in fields[1:]:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        best = max(best, q)
-    return best
-
-
-def wants_text(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return bool(accept) and _quality(accept, "text/plain") > _quality(accept, "application/json")
 
 
 async def _parse(request: Request, schema: type[BaseModel], allow_text: bool) -> BaseModel:
@@ -135,7 +111,7 @@ async def score(handle: str, request: Request, principal: KeyDep, session: Sessi
     if plan is not None:
         sample_ids = await store_feedback(session, temporal, settings, model, plan,
                                                            text, source_url, sha)
-    if wants_text(request):
+    if prefers_over_json(request.headers.get("accept", ""), "text/plain"):
         return PlainTextResponse(render_card(card), media_type=TEXT_PLAIN,
                                  headers={"X-Version-Id": served.label})
     return JSONResponse(_with_metadata(card, request, served.label, sample_ids))
@@ -164,7 +140,7 @@ async def compare(handle: str, request: Request, principal: KeyDep, session: Ses
     card_b = await score_card(served, text_b, body.traits, model.max_depth)
     result = compare_cards(_with_metadata(card_a, request, served.label, []),
                            _with_metadata(card_b, request, served.label, []))
-    if wants_text(request):
+    if prefers_over_json(request.headers.get("accept", ""), "text/plain"):
         return PlainTextResponse(render_compare(result), media_type=TEXT_PLAIN,
                                  headers={"X-Version-Id": served.label})
     return JSONResponse(result)

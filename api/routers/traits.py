@@ -1,10 +1,8 @@
 """Trait routes: list, batch upsert, read one, patch one, delete one (SPEC §1.7).
 
 Decisions where the spec is silent:
-- A derived key is the name folded to ASCII (accents dropped), lowercased, with every run of other
-  characters turned into one `_` and no `_` at either end. A name that leaves nothing (say, only
-  punctuation or only non-Latin script) needs an explicit `key` → 422 `validation_error`.
-- An explicit key follows `[a-z0-9][a-z0-9_-]{0,99}`.
+- Keys, given or derived from the name, follow `domain.traits`. A name from which no key can be
+  derived (say, only punctuation or only non-Latin script) needs an explicit `key` → 422 `validation_error`.
 - Two entries of one batch with the same (given or derived) key → 422 `validation_error`, nothing written.
 - Upserting an existing key replaces its authored fields (name, description, labels, aggregation);
   discovery results on that trait (kind, discrimination, axis) are kept.
@@ -13,9 +11,6 @@ Decisions where the spec is silent:
 """
 
 from __future__ import annotations
-
-import re
-import unicodedata
 
 from fastapi import APIRouter
 
@@ -26,18 +21,10 @@ from api.routers.models import begin_edit
 from api.schemas.models import DeleteResponse
 from api.schemas.traits import TraitDetail, TraitsRequest, TraitsResponse, UpdateTraitRequest
 from api.views import trait_detail, trait_details
+from domain.traits import derive_key
 from store import catalog
 
 router = APIRouter(tags=["traits"])
-
-MAX_KEY_LENGTH = 100
-
-
-def derive_key(name: str) -> str:
-    """'Clarity and Simplicity' → 'clarity_and_simplicity'; '' when nothing usable is left."""
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "_", folded.lower()).strip("_")[:MAX_KEY_LENGTH].rstrip("_")
-
 
 def batch_fields(body: TraitsRequest) -> list[catalog.TraitFields]:
     """The batch with every key settled; 422 if a key cannot be derived or appears twice."""

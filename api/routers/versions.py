@@ -20,20 +20,17 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import KeyDep, SessionDep
-from api.errors import ApiError, not_found, validation_error
-from api.lookup import TAG_RE, load_model, load_model_for_write, parse_handle, version_number
+from api.errors import ApiError, model_archived, not_found, validation_error
+from api.lookup import load_model, load_model_for_write, parse_handle
 from api.pagination import decode_cursor, page
 from api.schemas.versions import (VersionActivateRequest, VersionActivateResponse, VersionDetail, VersionPage,
                                   VersionTagResponse, VersionUntagResponse)
-from api.scoring_service import model_archived
+from api.views import iso
+from domain.handles import TAG_RE, version_number
 from store import versions as version_store
 from store.tables import Model, Version
 
 router = APIRouter(tags=["versions"])
-
-
-def _iso(value) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def summary_of(version: Version, tags: list[str]) -> dict:
@@ -46,20 +43,20 @@ def summary_of(version: Version, tags: list[str]) -> dict:
         "sample_count": version.sample_count,
         "metrics": version.metrics or {},
         "tags": tags,
-        "created_at": _iso(version.created_at),
+        "created_at": iso(version.created_at),
     }
 
 
 def _check_tag_name(name: str) -> None:
     if not TAG_RE.fullmatch(name) or version_number(name) is not None or name == "active":
         raise validation_error(
-            "A tag is [a-z0-9][a-z0-9._-]{0,63}, and may not look like a version number (vN) or be 'active'.",
+            f"A tag is {TAG_RE.pattern}, and may not look like a version number (vN) or be 'active'.",
             {"tag": name[:100]})
 
 
 def _require_not_archived(model: Model) -> None:
     if model.state == "archived":
-        raise model_archived(model)
+        raise model_archived()
 
 
 async def _find(session, model: Model, ref: str) -> Version | None:

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Effort = Literal["low", "medium", "high", "xhigh", "max"]
+from domain.effort import Effort
+
 SynthType = Literal["from_traits", "diversify"]
 
 _REQUEST = ConfigDict(extra="forbid")

@@ -7,9 +7,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.models import REQUEST_CONFIG, RequestModel
+from domain.traits import TRAIT_KEY_RE, Aggregation
 
-Aggregation = Literal["mean", "max", "min", "none"]
-TRAIT_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+# Anchored for the OpenAPI document (JSON Schema patterns search anywhere in the string). Pydantic
+# checks it with Rust's regex, whose `$` is the end of the text only, so a trailing newline fails.
+TRAIT_KEY_PATTERN = rf"^{TRAIT_KEY_RE.pattern}$"
 
 
 class TraitInput(RequestModel):

@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from domain.effort import DEFAULT_EFFORT
 from engine.errors import EngineError
 
 FROM_TRAITS = "from_traits"
@@ -59,7 +60,7 @@ class GeneratedSample:
 class SynthesisRequest:
     synth_type: str
     traits: tuple[TraitSpec, ...]
-    effort: str = "high"
+    effort: str = DEFAULT_EFFORT
     samples: tuple[ExistingSample, ...] = ()
 
     def __post_init__(self) -> None:

@@ -170,7 +170,8 @@ async def test_markdown_accept_returns_the_model_card(http, owner, namespace):
     assert f"{namespace}.card" in response.text
 
 
-@pytest.mark.parametrize("accept", ["application/json", "*/*", "application/json, text/markdown;q=0.5", ""])
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "application/json, text/markdown;q=0.5", "",
+                                    "text/markdown, application/json", "text/markdown;q=0, */*"])
 async def test_json_stays_the_answer_unless_markdown_is_preferred(http, owner, namespace, accept):
     await create_model(http, owner, f"{namespace}.card")
     response = await http.get(f"/v1/models/{namespace}.card", headers={**owner["headers"], "Accept": accept})

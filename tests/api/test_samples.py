@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from api.labels import InvalidLabel, parse_quality
 from api.pagination import encode_cursor
+from domain.labels import InvalidLabel, parse_quality
 from tests.api.test_models import add_samples, add_traits, assert_error, create_model, read_all_pages, set_state
 
 

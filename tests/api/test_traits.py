@@ -60,6 +60,8 @@ async def test_replacing_a_trait_keeps_its_samples(http, owner, draft):
     {"traits": [{"name": "!!!"}]},
     {"traits": [{"name": "Tone", "aggregation": "median"}]},
     {"traits": [{"name": "Tone", "key": "Bad Key"}]},
+    {"traits": [{"name": "Tone", "key": "tone\n"}]},
+    {"traits": [{"name": "Tone", "key": "k" * 101}]},
     {"traits": [{"name": ""}]},
     {"traits": [{"name": "Tone", "colour": "red"}]},
     {"traits": [{"name": 7}]},
