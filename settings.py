@@ -5,6 +5,7 @@ from __future__ import annotations
 import sysconfig
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,7 +16,8 @@ DEV_ENVIRONMENTS = {"development", "test"}
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSAY_", env_file=".env", extra="ignore")
 
-    environment: str = Field("development", description="development, test or production")
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="development, test or production")
     data_dir: Path = Field(Path(".assay"), description="Where the embedded stack keeps its files")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; defaults to a SQLite file in the data dir"
@@ -47,6 +49,9 @@ class Settings(BaseSettings):
     fetch_allow: str = Field("", description="Comma-separated host or host:port entries allowed to fetch")
     rate_limit: str | None = Field(None, description="e.g. 100/10s per key")
     redis_url: str | None = None
+    # Client commands (`assay build`, `score`, …): where the server is and which key to send.
+    url: str | None = Field(None, description="Assay API URL for client commands; default: the running stack's")
+    api_key: str | None = Field(None, description="API key for client commands; default: the data dir's dev key")
     metrics_token: str | None = Field(None, description="Bearer token /metrics requires; unset leaves it open")
 
     @model_validator(mode="after")

@@ -2,8 +2,11 @@
 API error looks like on the terminal.
 
 Decisions where the spec is silent:
-- The key is looked up in order: `--key`, env ASSAY_API_KEY, then `<data-dir>/dev-key` (written by
-  `assay up`), so on a development machine the commands work with no setup at all.
+- The server is, in order: `--url`, ASSAY_URL (environment, then `.env`), the URL the data dir's
+  running `assay up` recorded, then http://127.0.0.1:8000.
+- The key is looked up in order: `--key`, ASSAY_API_KEY (environment, then `.env`), then
+  `<data-dir>/dev-key` (written by `assay up`), so on a development machine the commands work with
+  no setup at all.
 - A server error prints `assay: <code>: <message>` on stderr and exits 1; branch on the code, which
   is the error envelope's stable code (`connection_failed` / `timeout` when nothing answered).
 """
@@ -12,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from cli.context import CliError
+from cli.context import CliError, load_settings
 from cli.devkey import DEV_KEY_FILE
+from cli.stack import recorded_url
 from client import AssayClient, AssayError
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -26,17 +29,19 @@ REQUEST_TIMEOUT = 60.0
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=None, metavar="URL",
-                        help=f"the Assay server (env ASSAY_URL, default {DEFAULT_URL})")
+                        help="the Assay server (env ASSAY_URL; default: the URL of the running `assay up` "
+                             f"of the data dir, else {DEFAULT_URL})")
     parser.add_argument("--key", default=None, metavar="SECRET",
                         help="API key (env ASSAY_API_KEY; falls back to <data-dir>/dev-key)")
 
 
 def server_url(args: argparse.Namespace) -> str:
-    return args.url or os.environ.get("ASSAY_URL") or DEFAULT_URL
+    return (args.url or load_settings(args.data_dir).url or recorded_url(Path(args.data_dir).expanduser())
+            or DEFAULT_URL)
 
 
 def api_key(args: argparse.Namespace) -> str:
-    key = args.key or os.environ.get("ASSAY_API_KEY")
+    key = args.key or load_settings(args.data_dir).api_key
     if key:
         return key.strip()
     dev_key = Path(args.data_dir).expanduser() / DEV_KEY_FILE

@@ -9,14 +9,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from dotenv import dotenv_values
 from pydantic import ValidationError
+from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cli.stack import DEFAULT_DATA_DIR, nearest_running_stack
 from settings import Settings
-from store.db import is_sqlite, make_async_engine, make_sessionmaker
+from store.db import is_sqlite, make_async_engine, make_sessionmaker, make_sync_engine
 
-DEFAULT_DATA_DIR = ".assay"
 T = TypeVar("T")
 
 
@@ -29,7 +31,16 @@ class CliError(Exception):
 
 
 def default_data_dir() -> str:
-    return os.environ.get("ASSAY_DATA_DIR") or DEFAULT_DATA_DIR
+    """The data dir when `--data-dir` is not given: ASSAY_DATA_DIR (environment, then `.env`), else
+    the `.assay` of a stack running here or in a directory above, else `.assay` here.
+
+    Read without building the settings: a command must find its data dir even when another
+    setting is invalid (the error then names that setting)."""
+    configured = os.environ.get("ASSAY_DATA_DIR") or dotenv_values(".env").get("ASSAY_DATA_DIR")
+    if configured:
+        return configured
+    running = nearest_running_stack(Path.cwd())
+    return str(running) if running is not None else DEFAULT_DATA_DIR
 
 
 def load_settings(data_dir: str | Path) -> Settings:
@@ -40,7 +51,9 @@ def load_settings(data_dir: str | Path) -> Settings:
     try:
         return Settings(data_dir=Path(data_dir).expanduser().resolve())
     except ValidationError as exc:
-        problems = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
+        problems = "; ".join(
+            (f"ASSAY_{str(error['loc'][0]).upper()}: " if error["loc"] else "") + error["msg"].removeprefix("Value error, ")
+            for error in exc.errors())
         raise CliError(f"invalid configuration: {problems}") from None
 
 
@@ -63,6 +76,21 @@ def run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitabl
             await engine.dispose()
 
     return asyncio.run(_run())
+
+
+def database_exists(settings: Settings) -> bool:
+    """True when the configured database already holds Assay's schema (a SQLite file is not created)."""
+    url = settings.resolved_database_url
+    if is_sqlite(url):
+        path = make_url(url).database
+        if not path or not Path(path).is_file():
+            return False
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as connection:
+            return inspect(connection).has_table("alembic_version")
+    finally:
+        engine.dispose()
 
 
 def ensure_schema(settings: Settings) -> None:

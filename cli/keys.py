@@ -3,8 +3,9 @@
 Decisions where SPEC is silent:
 - `create` prints the secret alone on stdout (so `KEY=$(assay keys create …)` works) and the
   details on stderr; the secret is never shown again and only its hash is stored.
-- Every keys command first brings the database schema up to date (idempotent), so the commands
-  work on a fresh data dir before `assay up` ever ran.
+- The keys commands work on an existing database only (and bring its schema up to date first). A
+  data dir with no database is refused unless `create --init` asks for a new one: a key written into
+  a database no server reads would be refused by the server later, with no hint why.
 - Revoking is by the key's public prefix (the whole secret is accepted too); revoking twice is fine.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cli.context import CliError, ensure_schema, load_settings, note, run_with_session
+from cli.context import CliError, database_exists, display_url, ensure_schema, load_settings, note, run_with_session
 from domain.handles import NAMESPACE_RE
 from store import keys as key_store
 
@@ -28,6 +29,8 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     create.add_argument("--scope", choices=key_store.SCOPES, required=True,
                         help="scoring: read and score; authoring: everything in its namespaces")
     create.add_argument("--label", default="", help="a note to recognise the key by")
+    create.add_argument("--init", action="store_true",
+                        help="create the database if the data dir has none yet (otherwise refused)")
     create.set_defaults(handler=create_command)
 
     listing = actions.add_parser("list", parents=[common], help="show every key (never the secrets)")
@@ -46,8 +49,7 @@ def create_command(args: argparse.Namespace) -> int:
             f"invalid namespace {', '.join(repr(n) for n in bad)}: use lowercase letters, digits and "
             "'-', starting with a letter or digit, at most 39 characters", exit_code=2
         )
-    settings = load_settings(args.data_dir)
-    ensure_schema(settings)
+    settings = existing_database(args, init=args.init)
     issued = run_with_session(
         settings, lambda session: key_store.create_key(session, args.namespace, args.scope, args.label)
     )
@@ -58,9 +60,20 @@ def create_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def list_command(args: argparse.Namespace) -> int:
+def existing_database(args: argparse.Namespace, *, init: bool = False):
+    """The settings of the data dir's database, refused (exit 2) when there is none and ``init`` is off."""
     settings = load_settings(args.data_dir)
+    if not init and not database_exists(settings):
+        raise CliError(
+            f"no Assay database at {display_url(settings.resolved_database_url)}. Run this where `assay up` "
+            "runs, point --data-dir (or ASSAY_DATA_DIR) at its data dir, or pass --init to create a new one.",
+            exit_code=2)
     ensure_schema(settings)
+    return settings
+
+
+def list_command(args: argparse.Namespace) -> int:
+    settings = existing_database(args)
     records = run_with_session(settings, key_store.list_keys)
     rows = [_public_view(record) for record in records]
     if args.json:
@@ -74,8 +87,7 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def revoke_command(args: argparse.Namespace) -> int:
-    settings = load_settings(args.data_dir)
-    ensure_schema(settings)
+    settings = existing_database(args)
     try:
         record = run_with_session(settings, lambda session: key_store.revoke(session, args.prefix))
     except key_store.UnknownKey:

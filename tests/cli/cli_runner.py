@@ -28,9 +28,9 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli", *args]
 
 
-async def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> CliResult:
+async def run_cli(*args: str, env: dict[str, str], timeout: float = 120, cwd: Path = REPO_ROOT) -> CliResult:
     process = await asyncio.create_subprocess_exec(
-        *cli_command(*args), env=env, cwd=REPO_ROOT,
+        *cli_command(*args), env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)

@@ -15,8 +15,8 @@ def _bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-async def _create(env, *namespaces: str, scope: str = "authoring", label: str = "") -> str:
-    args = ["keys", "create", "--scope", scope, "--label", label]
+async def _create(env, *namespaces: str, scope: str = "authoring", label: str = "", init: bool = False) -> str:
+    args = ["keys", "create", "--scope", scope, "--label", label, *(["--init"] if init else [])]
     for name in namespaces:
         args += ["--namespace", name]
     result = await run_cli(*args, env=env)
@@ -108,11 +108,35 @@ async def test_unknown_prefix_and_bad_namespace_are_errors_that_write_nothing(da
 async def test_data_dir_selects_the_database(tmp_path):
     """Without ASSAY_DATABASE_URL, keys live in the SQLite file of the chosen data dir."""
     env = cli_env()
-    secret = await _create({**env, "ASSAY_DATA_DIR": str(tmp_path / "a")}, "acme")
+    secret = await _create({**env, "ASSAY_DATA_DIR": str(tmp_path / "a")}, "acme", init=True)
 
     in_a = await run_cli("keys", "list", "--json", "--data-dir", str(tmp_path / "a"), env=env)
     in_b = await run_cli("--data-dir", str(tmp_path / "b"), "keys", "list", "--json", env=env)
 
     assert [e["prefix"] for e in json.loads(in_a.stdout)] == [secret.split("_")[1]]
-    assert json.loads(in_b.stdout) == []
-    assert (tmp_path / "a" / "assay.db").exists()
+    assert in_b.exit_code == 2 and "--init" in in_b.stderr
+    assert (tmp_path / "a" / "assay.db").exists() and not (tmp_path / "b" / "assay.db").exists()
+
+
+async def test_keys_create_where_no_stack_or_database_is_refused_and_creates_nothing(tmp_path):
+    """Run from a directory that is not the stack's: no silent new database, no secret the server refuses."""
+    elsewhere = tmp_path / "somewhere-else"
+    elsewhere.mkdir()
+    result = await run_cli("keys", "create", "--namespace", "acme", "--scope", "authoring", env=cli_env(),
+                           cwd=elsewhere)
+
+    assert result.exit_code == 2, result.stderr
+    assert "--init" in result.stderr and not result.stdout.strip()
+    assert not (elsewhere / ".assay").exists()
+
+
+async def test_a_dotenv_file_configures_the_data_dir(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text(f"ASSAY_DATA_DIR={tmp_path / 'stack-data'}\n")
+    created = await run_cli("keys", "create", "--namespace", "acme", "--scope", "scoring", "--init",
+                            env=cli_env(), cwd=project)
+    listed = await run_cli("--data-dir", str(tmp_path / "stack-data"), "keys", "list", "--json", env=cli_env())
+
+    assert created.exit_code == 0, created.stderr
+    assert [entry["prefix"] for entry in json.loads(listed.stdout)] == [created.stdout.strip().split("_")[1]]
