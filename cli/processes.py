@@ -1,16 +1,42 @@
-"""Child processes of `assay up`: each in its own process group, its output in a log file."""
+"""Child processes of `assay up`: each in its own process group, its output in a log file, and
+bound to the life of `assay up` itself.
+
+The binding is Linux's parent-death signal (`prctl(PR_SET_PDEATHSIG)`): when `assay up` ends in
+any way, SIGKILL included, the kernel sends SIGKILL to each child. It fires on the death of the
+*thread* that forked the child, so children are spawned from the main thread only; and it is not
+inherited by a child's own children, so the API's uvicorn worker processes set it themselves
+(`cli/api_process.py`). A crash of the manager is a crash of the stack: SIGKILL, not SIGTERM, so
+nothing lingers on the ports for the next start (SQLite in WAL mode and Temporal's activity retries
+are made for that).
+"""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 LOG_TAIL_LINES = 20
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+# Looked up once, here: a preexec_fn runs between fork and exec and should do as little as it can.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Asks the kernel for SIGKILL when the parent ends; ends at once if it already has."""
+    if _prctl is None:
+        return
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The parent may have died before the prctl took effect: then nobody would ever send the signal.
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 @dataclass
@@ -28,18 +54,20 @@ class Child:
     _log_file: object = field(default=None, repr=False)
 
     def start(self) -> None:
+        """Starts (or restarts) the process. Call from the main thread (see the module docstring)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         log.write(f"--- {self.name} starting at {datetime.now(timezone.utc).isoformat()} ---\n".encode())
         log.flush()
         self.log_offset = log.tell()
         self._log_file = log
+        parent = os.getpid()
         # A new session makes the child the leader of its own process group: a terminal's Ctrl-C
         # reaches only `assay up`, which then stops the parts in order, and killpg reaches the
         # grandchildren too (uvicorn's worker processes).
         self.process = subprocess.Popen(
             self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=self.env, start_new_session=True,
+            env=self.env, start_new_session=True, preexec_fn=lambda: die_with_parent(parent),
         )
 
     @property
@@ -52,6 +80,12 @@ class Child:
 
     def has_exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
+
+    def exit_description(self) -> str:
+        code = self.exit_code()
+        if code is not None and code < 0:
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"exited with status {code}"
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         try:
