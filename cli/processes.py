@@ -3,8 +3,9 @@ bound to the life of `assay up` itself.
 
 The binding is Linux's parent-death signal (`prctl(PR_SET_PDEATHSIG)`): when `assay up` ends in
 any way, SIGKILL included, the kernel sends SIGKILL to each child. It fires on the death of the
-*thread* that forked the child, so children are spawned from the main thread only; and it is not
-inherited by a child's own children, so the API's uvicorn worker processes set it themselves
+*thread* that forked the child, so only a child started from the main thread gets it (one started
+from another thread, which may end first, relies on the leftover sweep of the next start). It is
+not inherited by a child's own children: the API's uvicorn server processes set it themselves
 (`cli/api_process.py`). A crash of the manager is a crash of the stack: SIGKILL, not SIGTERM, so
 nothing lingers on the ports for the next start (SQLite in WAL mode and Temporal's activity retries
 are made for that).
@@ -17,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -54,7 +56,7 @@ class Child:
     _log_file: object = field(default=None, repr=False)
 
     def start(self) -> None:
-        """Starts (or restarts) the process. Call from the main thread (see the module docstring)."""
+        """Starts (or restarts) the process; from the main thread, bound to this process's life."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         log.write(f"--- {self.name} starting at {datetime.now(timezone.utc).isoformat()} ---\n".encode())
@@ -62,12 +64,14 @@ class Child:
         self.log_offset = log.tell()
         self._log_file = log
         parent = os.getpid()
+        bind = threading.current_thread() is threading.main_thread()
         # A new session makes the child the leader of its own process group: a terminal's Ctrl-C
         # reaches only `assay up`, which then stops the parts in order, and killpg reaches the
         # grandchildren too (uvicorn's worker processes).
         self.process = subprocess.Popen(
             self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=self.env, start_new_session=True, preexec_fn=lambda: die_with_parent(parent),
+            env=self.env, start_new_session=True,
+            preexec_fn=(lambda: die_with_parent(parent)) if bind else None,
         )
 
     @property
@@ -84,7 +88,10 @@ class Child:
     def exit_description(self) -> str:
         code = self.exit_code()
         if code is not None and code < 0:
-            return f"was killed by {signal.Signals(-code).name}"
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"was killed by signal {-code}"
         return f"exited with status {code}"
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:

@@ -169,13 +169,15 @@ def _carries_data_dir(pid: int, data_dir: Path) -> bool:
 
 def find_leftovers(data_dir: Path) -> list[ProcessRecord]:
     """The recorded processes of an earlier `assay up` on this data dir that still run, and the
-    processes they started; in stopping order."""
-    leaders = [record for record in PidRecord(data_dir).read()
-               if record.boot_id == _boot_id() and still_running(record)]
-    if not leaders:
+    processes they started (even when they outlived their recorded parent); in stopping order."""
+    recorded = [record for record in PidRecord(data_dir).read() if record.boot_id == _boot_id()]
+    found = {record.pid: record for record in recorded if still_running(record)}
+    # A session whose recorded leader has gone may still hold its children (the kernel does not
+    # reuse a pid while it names a session); one whose leader pid now runs something else is not ours.
+    by_session = {record.pid: record for record in recorded
+                  if record.pid in found or identify(record.name, record.pid) is None}
+    if not by_session:
         return []
-    by_session = {leader.pid: leader for leader in leaders}
-    found = {leader.pid: leader for leader in leaders}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in found:
             continue

@@ -41,7 +41,7 @@ def wait_for(condition, what: str, timeout: float, stack: RunningStack | None = 
             return value
         if stack is not None:
             assert stack.process.poll() is None, f"assay up exited waiting for {what}:\n{stack.output()}"
-        assert time.monotonic() < deadline, f"no {what} within {timeout}s" + (f":\n{stack.output()}" if stack else "")
+        assert time.monotonic() < deadline, f"no {what} within {timeout}s:\n{stack.output() if stack else ''}"
         time.sleep(0.25)
 
 
@@ -156,13 +156,22 @@ def test_a_killed_worker_is_replaced_and_the_training_it_ran_completes(data_dir)
 # process of its own (as uvicorn's supervisor does).
 HOLD_PORT = """
 import socket, subprocess, sys, time
-helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], stdout=subprocess.DEVNULL)
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("127.0.0.1", int(sys.argv[1])))
 server.listen()
 print(helper.pid, flush=True)
 time.sleep(600)
+"""
+
+
+# Stands in for a worker of a crashed `assay up` that itself died, leaving a process it had started.
+LEAVE_ORPHAN = """
+import subprocess, sys
+orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], stdout=subprocess.DEVNULL)
+print(orphan.pid, flush=True)
+sys.stdin.readline()
 """
 
 
@@ -175,28 +184,40 @@ def test_leftovers_of_a_crashed_run_are_stopped_at_the_next_start_and_strangers_
     # Carries our data dir too, but is not the process that was recorded under its pid: that one
     # ended and the pid was handed to this one (another start time, another command line).
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], env=ours)
-    stack = None
+    gone = subprocess.Popen([sys.executable, "-c", LEAVE_ORPHAN], env=ours, start_new_session=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    stack, strays = None, []
     try:
         helper = int(leftover.stdout.readline())
-        recorded_stranger = dataclasses.replace(identify("worker-1", stranger.pid),
-                                                start_ticks=identify("worker-1", stranger.pid).start_ticks - 1,
+        orphan = int(gone.stdout.readline())
+        strays = [helper, orphan]
+        recorded_gone = identify("worker-2", gone.pid)
+        gone.stdin.write("exit\n")
+        gone.stdin.close()
+        gone.wait(timeout=60)
+        as_running = identify("worker-1", stranger.pid)
+        recorded_stranger = dataclasses.replace(as_running, start_ticks=as_running.start_ticks - 1,
                                                 cmdline=[sys.executable, "-m", "worker"])
-        PidRecord(data_dir).write([identify("api", leftover.pid), recorded_stranger])
+        PidRecord(data_dir).write([identify("api", leftover.pid), recorded_stranger, recorded_gone])
+        assert _alive(orphan)
 
         stack = RunningStack(data_dir, "--workers", "1", "--no-examples", ports=ports)
         stack.wait_until_up()
 
         assert leftover.wait(timeout=STOP_WAIT) == -signal.SIGTERM
         assert not _alive(helper)
+        assert not _alive(orphan)
         assert f"api (pid {leftover.pid})" in stack.output()
         assert stranger.poll() is None
         assert httpx.get(f"{stack.url}/v1/health", timeout=30).status_code == 200
         assert stack.stop() == 0
         assert stranger.poll() is None
     finally:
-        for process in (leftover, stranger):
+        for process in (leftover, stranger, gone):
             process.kill()
             process.wait()
+        for pid in set(strays) & stack_processes(data_dir):  # not our children: only while they carry our dir
+            os.kill(pid, signal.SIGKILL)
         if stack is not None:
             stack.kill()
 
