@@ -80,10 +80,12 @@ class RunningStack:
             self.process.kill()
             self.process.wait()
         for pid in stack_processes(self.data_dir):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
+            # The process itself too: one whose group leader has gone is no longer reached through it.
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
 
 @pytest.fixture
