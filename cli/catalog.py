@@ -22,6 +22,7 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -85,10 +86,12 @@ class _LogReporter:
 
 
 class CatalogSeeder:
-    def __init__(self, settings: Settings, api_url: str, *, examples_dir: Path | None = None,
-                 announce: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: Settings, api_url: str, client_command: Callable[..., str] | None = None, *,
+                 examples_dir: Path | None = None, announce: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.api_url = api_url
+        # Renders a runnable `assay …` line for the hints (the stack knows its URL and data dir).
+        self.client_command = client_command or (lambda *words: " ".join(["assay", *map(shlex.quote, words)]))
         self.examples_dir = examples_dir or bundled_examples_dir()
         self.announce = announce or _print_now
         self.stop_event = threading.Event()
@@ -176,7 +179,7 @@ class CatalogSeeder:
             return
         log(f"{handle} is ready: v{result.version_no} after {time.monotonic() - started:.1f} s.")
         self.announce(f"Example {handle} is ready (v{result.version_no}). "
-                      f"Try: assay score {handle} \"{_sample_text(spec)}\"")
+                      f"Try: {self.client_command('score', handle, _sample_text(spec))}")
 
 
 def _print_now(line: str) -> None:
@@ -184,7 +187,7 @@ def _print_now(line: str) -> None:
 
 
 def _sample_text(spec) -> str:
-    """A short text from the example itself, for the hint printed when it is ready."""
-    first = spec.samples[0]["text"].splitlines()[0] if spec.samples else "some text"
-    first = first if len(first) <= 60 else first[:57].rstrip() + "..."
-    return first.replace('"', "'")
+    """A whole, short text from the example itself, for the hint printed when it is ready (the
+    shortest one-line sample: a cut text would be scored with its cut)."""
+    lines = [sample["text"] for sample in spec.samples if sample["text"].strip() and "\n" not in sample["text"]]
+    return min(lines, key=len) if lines else "Thanks for the quick fix."

@@ -102,6 +102,18 @@ def ensure_schema(settings: Settings) -> None:
     upgrade(settings.resolved_database_url)
 
 
+def assay_command() -> str:
+    """This `assay` as the user's shell can run it: the installed script, relative to the current
+    directory when it lies below it (`.venv/bin/assay`), else absolute; plain `assay` if not found."""
+    script = Path(sys.executable).parent / "assay"
+    if not script.is_file():
+        return "assay"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def note(message: str) -> None:
     """Human-facing remarks go to stderr so stdout stays scriptable."""
     print(message, file=sys.stderr, flush=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+import shlex
 import signal
 import sys
 import time
@@ -35,7 +36,8 @@ from pathlib import Path
 
 from cli import probes
 from cli.catalog import CatalogSeeder
-from cli.context import CliError, display_url, ensure_schema, load_settings, note
+from cli.context import CliError, assay_command, display_url, ensure_schema, load_settings, note
+from cli.stack import DEFAULT_DATA_DIR, LOCK_FILE, record_url
 from cli.devkey import DEV_NAMESPACE, dev_key_path, ensure_dev_key
 from cli.processes import Child, stop_in_order
 from cli.supervisor import PidRecord, RestartPolicy, RestartTracker, identify, stop_leftovers
@@ -130,7 +132,7 @@ def up_command(args: argparse.Namespace) -> int:
 
 
 def _lock_data_dir(data_dir: Path):
-    lock = open(data_dir / "up.lock", "a+")
+    lock = open(data_dir / LOCK_FILE, "a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -196,7 +198,7 @@ class Stack:
                 return 1
             self._print_banner(secret)
             if self.options.seed_examples:
-                self.catalog = CatalogSeeder(self.settings, self.options.api_url)
+                self.catalog = CatalogSeeder(self.settings, self.options.api_url, self.client_command)
                 self.catalog.start()
             return self._supervise()
         finally:
@@ -233,6 +235,7 @@ class Stack:
         self._wait_until(self._workers_polling, "every worker to poll the task queue", deadline)
         self._wait_until(lambda: probes.http_ok(f"{self.options.api_url}/v1/health"),
                          "the API health check to pass", deadline)
+        record_url(self.settings.data_dir, self.options.api_url)  # client commands find the API here
         return secret
 
     def _supervise(self) -> int:
@@ -372,6 +375,13 @@ class Stack:
         return (f"{child.name} (pid {child.pid}) {child.exit_description()}. "
                 f"Last lines of {child.log_path}:\n{indented}")
 
+    def client_command(self, *words: str) -> str:
+        """A client command line that reaches this stack from the current directory, as printed in hints."""
+        line = [assay_command(), *words, "--url", self.options.api_url]
+        if self.settings.data_dir != (Path.cwd() / DEFAULT_DATA_DIR).resolve():
+            line += ["--data-dir", str(self.settings.data_dir)]  # where the dev key is
+        return " ".join(shlex.quote(word) for word in line)
+
     def _print_banner(self, secret: str) -> None:
         url = self.options.api_url
         ui = f"http://{self.options.client_host}:{self.options.ui_port}"
@@ -385,6 +395,7 @@ class Stack:
             f"  Logs         {self.logs}",
             f"  Try: curl -H \"Authorization: Bearer $(cat {dev_key_path(self.settings)})\" "
             f"'{url}/v1/models?namespace={DEV_NAMESPACE}'",
+            f"       {self.client_command('models', '--namespace', DEV_NAMESPACE)}",
             "Press Ctrl-C to stop.",
         ]
         print("\n".join(lines), flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from cli.ports import free_port
+from cli.stack import recorded_url
 from tests.cli.cli_runner import REPO_ROOT, cli_command, cli_env
 
 STARTUP_WAIT = 240  # seconds; bounded, generous for a cold start on a 2-core machine
@@ -215,5 +217,30 @@ def test_temporal_dying_later_stops_the_stack_with_an_error(data_dir):
         assert "temporal (pid" in stack.output() and "was killed by SIGKILL" in stack.output()
         assert "Stopping the other parts" in stack.output()
         assert stack_processes(data_dir) == set()
+    finally:
+        stack.kill()
+
+
+def test_client_commands_find_a_stack_on_other_ports_from_its_directory_and_below(tmp_path):
+    """No --url, no --data-dir: the running stack's recorded URL and dev key are found, and the
+    banner's hint runs as printed."""
+    project = tmp_path / "project"
+    (project / "sub" / "dir").mkdir(parents=True)
+    stack = RunningStack(project / ".assay", "--workers", "1", "--no-examples", cwd=project)
+    try:
+        stack.wait_until_up()
+        assert stack.api_port != 8000
+        for where in (project, project / "sub" / "dir"):
+            listed = subprocess.run(cli_command("models", "--namespace", "dev", "--json"), cwd=where,
+                                    env=cli_env(), capture_output=True, text=True, timeout=60)
+            assert listed.returncode == 0, listed.stderr
+            assert json.loads(listed.stdout) == []
+        [hint] = [line.strip() for line in stack.output().splitlines() if " models " in line and "--url" in line]
+        ran = subprocess.run(hint, shell=True, cwd=project, env=cli_env(), capture_output=True, text=True,
+                             timeout=60)
+        assert ran.returncode == 0, (hint, ran.stderr)
+        assert recorded_url(project / ".assay") == stack.url
+        assert stack.stop() == 0
+        assert recorded_url(project / ".assay") is None  # a stopped stack's file is not believed
     finally:
         stack.kill()
