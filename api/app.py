@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 
 from api.errors import API_ERRORS, HEALTH_ERRORS, install_error_handlers
+from api.extractor import close_extractor_pool
 from api.mcp import mount_mcp
 from api.middleware import RequestContextMiddleware
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             async with app.state.mcp.running():
                 yield
         finally:
+            await close_extractor_pool()
             await engine.dispose()
 
     app = FastAPI(
