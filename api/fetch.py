@@ -27,7 +27,8 @@ Decisions (SPEC is silent):
   an unknown name, a codec that is not a text encoding (``base64``), or one that fails on bytes
   under the ``replace`` error handler (``idna``, ``punycode``, ``undefined``) is refused rather
   than guessed, since a wrong guess would be scored as if it were the page. Without a charset, HTML
-  is sniffed by trafilatura and text is read as UTF-8.
+  is sniffed by trafilatura and text is read as UTF-8. Lone surrogates in decoded text (``utf-7``
+  and the unicode-escape codecs produce them) become U+FFFD.
 - Failure reasons (``details.reason``) are stable strings: invalid_url, scheme_not_allowed,
   address_not_allowed, dns_failed, connect_failed, timeout, too_many_redirects, http_status,
   too_large, unsupported_content_type, undecodable, no_readable_text.
@@ -41,6 +42,7 @@ import hashlib
 import ipaddress
 import re
 import socket
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import Message
@@ -248,10 +250,22 @@ def _text_codec(charset: str) -> str | None:
         info = codecs.lookup(charset)
         if not getattr(info, "_is_text_encoding", True):
             return None
-        probe = codecs.decode(bytes(range(256)), info.name, "replace")
+        with warnings.catch_warnings():  # unicode-escape warns about the probe's invalid escapes
+            warnings.simplefilter("ignore")
+            probe = codecs.decode(bytes(range(256)), info.name, "replace")
     except (LookupError, UnicodeError, TypeError, ValueError):
         return None
     return info.name if isinstance(probe, str) else None
+
+
+def _well_formed(text: str) -> str:
+    """``text`` with lone surrogates (which utf-7 and the unicode-escape codecs decode to, as may a
+    sniffed encoding) replaced by U+FFFD: readable text is hashed, embedded and sent as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
 
 
 def _decode(body: _Body) -> str:
@@ -259,7 +273,9 @@ def _decode(body: _Body) -> str:
     if codec is None:
         raise FetchError("undecodable", "The page declares a charset that cannot decode it.",
                          charset=body.charset[:100])
-    return body.data.decode(codec, errors="replace")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _well_formed(body.data.decode(codec, errors="replace"))
 
 
 async def _readable_text(body: _Body) -> str:
@@ -271,7 +287,7 @@ async def _readable_text(body: _Body) -> str:
             text, _cut = await extractor_pool().extract(html)
         except ExtractionFailed as exc:
             raise FetchError("no_readable_text", "The page's text could not be extracted.") from exc
-        return text
+        return _well_formed(text)
     if kind.startswith("text/"):
         return _decode(body).strip()
     raise FetchError("unsupported_content_type", f"Content of type '{kind}' has no readable text.",

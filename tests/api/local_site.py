@@ -40,6 +40,8 @@ def huge_table() -> bytes:
 
 # A small article with one byte outside ASCII, served under hostile charset labels.
 LABELLED_PAGE = f"<html><body><article><p>{ARTICLE_TEXT} Caf\u00e9.</p></article></body></html>".encode("latin-1")
+# A lone surrogate (U+D800), which these codecs decode to but UTF-8 cannot carry.
+LONE_SURROGATE = {"utf-7": b"+2AA-", "unicode_escape": b"\\ud800", "raw_unicode_escape": b"\\ud800"}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -110,6 +112,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/charset-rfc2231":  # the charset as an RFC 2231 extended parameter
             self._send(200, LABELLED_PAGE,
                        f"{params['type']}; charset*=utf-8''{params['charset']}")
+        elif path == "/lone-surrogate":  # ?type=text/plain&charset=utf-7
+            body = f"<html><body><article><p>{ARTICLE_TEXT} ".encode() + LONE_SURROGATE[params["charset"]] \
+                + b"</p></article></body></html>"
+            self._send(200, body, f"{params['type']}; charset={params['charset']}")
         elif path == "/huge-table":
             self._send(200, huge_table(), "text/html; charset=utf-8")
         elif path == "/drip-table":

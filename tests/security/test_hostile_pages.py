@@ -98,6 +98,19 @@ async def test_real_charsets_decode_also_as_rfc2231_parameters(local_site, chars
     assert await _reason(_labelled(local_site, "text/plain", "idna", "/charset-rfc2231"), allow) == "undecodable"
 
 
+@pytest.mark.parametrize("kind", PAGE_TYPES)
+@pytest.mark.parametrize("charset", ["utf-7", "unicode_escape", "raw_unicode_escape"])
+async def test_a_lone_surrogate_from_the_decoder_becomes_a_replacement_character(fetching_http, local_site,
+                                                                               owner, charset, kind):
+    response = await fetching_http.post("/v1/extract",
+                                        json={"url": _labelled(local_site, kind, charset, "/lone-surrogate")},
+                                        headers=owner["headers"])
+    assert response.status_code == 200, response.text
+    content = response.json()["content"]
+    assert ARTICLE_TEXT in content
+    assert "\ufffd" in content
+
+
 # --- the time budget ----------------------------------------------------------------------------
 
 async def test_a_huge_table_is_answered_within_the_budget_and_its_process_is_gone(fetching_http, local_site, owner):
