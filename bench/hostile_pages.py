@@ -11,7 +11,8 @@ and the peak RSS of its child processes (the extractor processes, when there are
 ``--code DIR`` puts another checkout's ``api``/``engine`` first on the path (e.g. the commit before
 the extractor processes, from ``git archive``), which is how the "before" numbers are taken.
 
-Run: .venv/bin/python -m bench.hostile_pages [--code DIR] [--label before|after]
+Results go to bench/results/hostile_pages.json, or hostile_pages_<label>.json with ``--label``.
+Run: .venv/bin/python -m bench.hostile_pages [--code DIR --label before]
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def run_child(code: str | None, url: str, concurrent: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--code", help="a checkout whose api/ and engine/ are measured instead")
-    parser.add_argument("--label", default="after")
+    parser.add_argument("--label", help="names the results file, e.g. before")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -145,7 +146,8 @@ def main() -> None:
             results.append(result)
     server.shutdown()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"hostile_pages_{args.label}.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = f"hostile_pages_{args.label}.json" if args.label else "hostile_pages.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
