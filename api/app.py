@@ -9,8 +9,9 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 from temporalio.client import Client
 
-from api.errors import API_ERRORS, HEALTH_ERRORS, ApiError, install_error_handlers
 from api.docs import mount_docs
+from api.errors import API_ERRORS, HEALTH_ERRORS, ApiError, install_error_handlers
+from api.extractor import close_extractor_pool
 from api.mcp import mount_mcp
 from api.middleware import RequestContextMiddleware, UnicodeBodyGuard
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             async with app.state.mcp.running():
                 yield
         finally:
+            await close_extractor_pool()
             await engine.dispose()
 
     app = FastAPI(

@@ -16,31 +16,44 @@ Decisions (SPEC is silent):
 - "Public" means ``ipaddress`` says global and none of loopback, private, link-local, multicast,
   reserved, unspecified; IPv4 carried in IPv6 (mapped ``::ffff:a.b.c.d``, 6to4, NAT64
   ``64:ff9b::/96``) is judged by the embedded IPv4 address.
-- The 10 s budget covers the whole fetch (all redirects, connect, download). A body over 5 MB is
-  refused (``too_large``) rather than extracted from a partial download.
+- One 10 s budget covers the whole fetch *and* the extraction (all redirects, connect, download,
+  then trafilatura in a killable process, ``api/extractor.py``); running out of it anywhere is
+  ``timeout``. A body over 5 MB is refused (``too_large``) rather than extracted from a partial
+  download; an HTML page is cut to its first 20,000 elements before extraction.
 - Readable text: HTML (or no content type) goes through trafilatura's main-content extraction, with
   its plain-text conversion as a fallback for pages too small for the main-content heuristics;
   ``text/*`` bodies are used as they are; anything else is ``unsupported_content_type``.
+- A declared charset must name a codec that turns any bytes into text (``undecodable`` otherwise):
+  an unknown name, a codec that is not a text encoding (``base64``), or one that fails on bytes
+  under the ``replace`` error handler (``idna``, ``punycode``, ``undefined``) is refused rather
+  than guessed, since a wrong guess would be scored as if it were the page. Without a charset, HTML
+  is sniffed by trafilatura and text is read as UTF-8. Lone surrogates in decoded text (``utf-7``
+  and the unicode-escape codecs produce them) become U+FFFD.
 - Failure reasons (``details.reason``) are stable strings: invalid_url, scheme_not_allowed,
   address_not_allowed, dns_failed, connect_failed, timeout, too_many_redirects, http_status,
-  too_large, unsupported_content_type, no_readable_text.
+  too_large, unsupported_content_type, undecodable, no_readable_text.
 """
 
 from __future__ import annotations
 
+import codecs
+import functools
 import hashlib
 import ipaddress
 import re
 import socket
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 from typing import Iterable
 
 import anyio
 import httpcore
 import httpx
 
+from api.extractor import ExtractionFailed, extractor_pool
 from engine.segment import truncate_utf8
 
 FETCH_TIMEOUT_SECONDS = 10.0
@@ -178,7 +191,9 @@ def _content_type(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str |
         if name.lower() == b"content-type":
             message = Message()
             message["content-type"] = value.decode("latin-1")
-            return message.get_content_type(), message.get_param("charset")
+            charset = message.get_param("charset")
+            # An RFC 2231 parameter (charset*=utf-8''name) comes back as a tuple.
+            return message.get_content_type(), None if charset is None else collapse_rfc2231_value(charset)
     return None, None
 
 
@@ -223,51 +238,88 @@ async def _download(pool: httpcore.AsyncConnectionPool, start: httpx.URL) -> tup
                      max_redirects=MAX_REDIRECTS)
 
 
-def _decode(body: _Body) -> str:
+@functools.lru_cache(maxsize=256)
+def _text_codec(charset: str) -> str | None:
+    """The codec for a declared charset, or None when it cannot turn bytes into text.
+
+    A codec is usable when Python knows the name, calls it a text encoding, and decodes every byte
+    value to a str under the ``replace`` handler — which every real charset does, while ``idna``,
+    ``punycode`` and ``undefined`` raise (UnicodeError, not LookupError) and ``base64`` is bytes to
+    bytes."""
     try:
-        return body.data.decode(body.charset or "utf-8", errors="replace")
-    except LookupError:  # an unknown charset name from the server
-        return body.data.decode("utf-8", errors="replace")
+        info = codecs.lookup(charset)
+        if not getattr(info, "_is_text_encoding", True):
+            return None
+        with warnings.catch_warnings():  # unicode-escape warns about the probe's invalid escapes
+            warnings.simplefilter("ignore")
+            probe = codecs.decode(bytes(range(256)), info.name, "replace")
+    except (LookupError, UnicodeError, TypeError, ValueError):
+        return None
+    return info.name if isinstance(probe, str) else None
 
 
-def extract_readable_text(body: _Body) -> str:
-    """Main text of an HTML page, or the body itself for text/*; CPU-bound (call in a thread)."""
+def _well_formed(text: str) -> str:
+    """``text`` with lone surrogates (which utf-7 and the unicode-escape codecs decode to, as may a
+    sniffed encoding) replaced by U+FFFD: readable text is hashed, embedded and sent as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _decode(body: _Body) -> str:
+    codec = _text_codec(body.charset) if body.charset else "utf-8"
+    if codec is None:
+        raise FetchError("undecodable", "The page declares a charset that cannot decode it.",
+                         charset=body.charset[:100])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _well_formed(body.data.decode(codec, errors="replace"))
+
+
+async def _readable_text(body: _Body) -> str:
+    """Main text of an HTML page (in an extractor process), or the body itself for text/*."""
     kind = body.content_type
     if kind is None or kind in ("text/html", "application/xhtml+xml"):
-        import trafilatura
-
         html = _decode(body) if body.charset else body.data
-        text = trafilatura.extract(html, include_comments=False, include_tables=True,
-                                   favor_recall=True, deduplicate=False)
-        if not text:
-            text = trafilatura.html2txt(html)
-        return (text or "").strip()
+        try:
+            text, _cut = await extractor_pool().extract(html)
+        except ExtractionFailed as exc:
+            raise FetchError("no_readable_text", "The page's text could not be extracted.") from exc
+        return _well_formed(text)
     if kind.startswith("text/"):
         return _decode(body).strip()
     raise FetchError("unsupported_content_type", f"Content of type '{kind}' has no readable text.",
                      content_type=kind)
 
 
-async def fetch_readable(raw_url: str, allow: Iterable[str]) -> FetchedContent:
-    """Fetch ``raw_url`` safely and return its readable text (truncated to 50 KB)."""
-    start = _parse_url(raw_url)
-    fetched_at = datetime.now(timezone.utc)
+async def _fetch(start: httpx.URL, allow: Iterable[str]) -> _Body:
     pool = httpcore.AsyncConnectionPool(network_backend=GuardedBackend(allow), max_connections=2,
                                         retries=0)
     try:
-        with anyio.fail_after(FETCH_TIMEOUT_SECONDS):
-            _final_url, body = await _download(pool, start)
-    except TimeoutError as exc:
-        raise FetchError("timeout", "The fetch took longer than the time limit.",
-                         seconds=FETCH_TIMEOUT_SECONDS) from exc
-    except (httpcore.TimeoutException,) as exc:
+        _final_url, body = await _download(pool, start)
+        return body
+    except httpcore.TimeoutException as exc:
         raise FetchError("timeout", "The server was too slow to answer.",
                          seconds=FETCH_TIMEOUT_SECONDS) from exc
     except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
         raise FetchError("connect_failed", "The connection failed before the document arrived.") from exc
     finally:
         await pool.aclose()
-    text = await anyio.to_thread.run_sync(extract_readable_text, body)
+
+
+async def fetch_readable(raw_url: str, allow: Iterable[str]) -> FetchedContent:
+    """Fetch ``raw_url`` safely and return its readable text (truncated to 50 KB), all within
+    ``FETCH_TIMEOUT_SECONDS``."""
+    start = _parse_url(raw_url)
+    fetched_at = datetime.now(timezone.utc)
+    try:
+        with anyio.fail_after(FETCH_TIMEOUT_SECONDS):
+            text = await _readable_text(await _fetch(start, allow))
+    except TimeoutError as exc:
+        raise FetchError("timeout", "Fetching and extracting the page took longer than the time limit.",
+                         seconds=FETCH_TIMEOUT_SECONDS) from exc
     text = truncate_utf8(text)
     if not text.strip():
         raise FetchError("no_readable_text", "The page has no readable text.")

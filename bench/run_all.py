@@ -11,7 +11,7 @@ import sys
 import time
 
 # http_scoring needs Debian's `wrk` (apt-get install wrk); soak runs apart (`make soak`).
-BENCHMARKS = ["engine", "orchestration", "http_scoring"]
+BENCHMARKS = ["engine", "orchestration", "http_scoring", "hostile_pages"]
 
 
 def main(argv: list[str]) -> int:

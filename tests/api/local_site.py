@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
+from functools import cache
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -22,6 +25,23 @@ ARTICLE_HTML = f"""<!doctype html><html><head><title>On clear writing</title></h
 <article><h1>On clear writing</h1><p>{ARTICLE_TEXT}</p></article>
 <footer>Copyright footer text</footer></body></html>"""
 BIG_BODY_BYTES = 6 * 1024 * 1024
+HUGE_TABLE_BYTES = 5 * 1024 * 1024 - 4096  # just under the download cap
+DRIP_SECONDS = 9.8  # just inside the 10 s fetch budget
+
+
+@cache
+def huge_table() -> bytes:
+    """A 5 MB table of one-letter cells (about 930,000 elements; end tags are optional in HTML).
+    trafilatura needs 50 s for it on an idle 2-core machine, 16 s with closed tags."""
+    head, tail = b"<!doctype html><html><body><table>", b"</table></body></html>"
+    row = b"<tr><td>a<td>b<td>c<td>d<td>e<td>f<td>g<td>h\n"
+    return head + row * ((HUGE_TABLE_BYTES - len(head) - len(tail)) // len(row)) + tail
+
+
+# A small article with one byte outside ASCII, served under hostile charset labels.
+LABELLED_PAGE = f"<html><body><article><p>{ARTICLE_TEXT} Caf\u00e9.</p></article></body></html>".encode("latin-1")
+# A lone surrogate (U+D800), which these codecs decode to but UTF-8 cannot carry.
+LONE_SURROGATE = {"utf-7": b"+2AA-", "unicode_escape": b"\\ud800", "raw_unicode_escape": b"\\ud800"}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -39,9 +59,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _redirect(self, location: str) -> None:
         self._send(302, b"", "text/plain", {"Location": location})
 
+    def _drip(self, body: bytes, seconds: float) -> None:
+        """Sends ``body`` a byte at a time for ``seconds``, then the rest at once."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        end, sent = time.monotonic() + seconds, 0
+        try:
+            while time.monotonic() < end:
+                self.wfile.write(body[sent:sent + 1])
+                self.wfile.flush()
+                sent += 1
+                time.sleep(0.1)
+            self.wfile.write(body[sent:])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the fetcher gave up, as it should
+
     def do_GET(self):  # noqa: N802 (http.server API)
         port = self.server.server_address[1]
-        path = self.path
+        path, _, query = self.path.partition("?")
+        params = {name: values[0] for name, values in parse_qs(query).items()}
         if path == "/article":
             self._send(200, ARTICLE_HTML.encode(), "text/html; charset=utf-8")
         elif path == "/plain":
@@ -69,6 +107,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     sent += len(piece)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the fetcher hung up at its cap, as it should
+        elif path == "/charset":  # ?type=text/plain&charset=idna
+            self._send(200, LABELLED_PAGE, f"{params['type']}; charset={params['charset']}")
+        elif path == "/charset-rfc2231":  # the charset as an RFC 2231 extended parameter
+            self._send(200, LABELLED_PAGE,
+                       f"{params['type']}; charset*=utf-8''{params['charset']}")
+        elif path == "/lone-surrogate":  # ?type=text/plain&charset=utf-7
+            body = f"<html><body><article><p>{ARTICLE_TEXT} ".encode() + LONE_SURROGATE[params["charset"]] \
+                + b"</p></article></body></html>"
+            self._send(200, body, f"{params['type']}; charset={params['charset']}")
+        elif path == "/huge-table":
+            self._send(200, huge_table(), "text/html; charset=utf-8")
+        elif path == "/drip-table":
+            self._drip(huge_table(), DRIP_SECONDS)
         elif path == "/image":
             self._send(200, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
         else:
