@@ -17,7 +17,7 @@ import pytest
 
 from activities.progress import ProgressSink
 from tests.workflows.support import make_model
-from workflows.types import Progress, phase_rank
+from contracts.progress import Progress, phase_rank
 
 pytestmark = [pytest.mark.usefixtures("worker"), pytest.mark.slow]
 

@@ -2,11 +2,9 @@
 15, 17; §1.4–1.5).
 
 Every start follows the same path: who may (404/403) → archived (409) → fingerprint idempotency
-(409 ``run_exists`` + ``X-Run-Id``) → state (409) → pre-check (422) → in ONE transaction a
-conditional UPDATE moves the model to ``busy`` (the row is the lock) and records the run ``queued``
-→ only then the workflow starts; if Temporal does not take it, the claim is undone and the answer
-is 503. A request that loses the race looks up the open run: same fingerprint → ``run_exists``,
-else ``model_busy``.
+(409 ``run_exists`` + ``X-Run-Id``) → state (409) → pre-check (422) → the start sequence of
+``api.run_control.start_operation`` (claim → start the workflow → undo the claim and 503 if
+Temporal does not take it). This module validates, calls, and responds.
 
 Decisions (SPEC is silent):
 - The train fingerprint's kind is ``train`` for every call of the endpoint (the reoptimize flag is
@@ -20,24 +18,23 @@ Decisions (SPEC is silent):
 from __future__ import annotations
 
 from fastapi import APIRouter, Body, Response
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import KeyDep, SessionDep, TemporalDep
 from api.errors import ApiError, ErrorEnvelope
 from api.lookup import load_model_for_write
-from api.operations import start_run
+from api.run_control import refuse_if_unstartable, start_operation
 from api.schemas.operations import (
     DiscoverRequest,
     SynthesizeRequest,
     TrainRequest,
     TrainResponse,
 )
-from store import operations as op_store
-from store.tables import Model, Sample
+from contracts.states import DRAFT_ONLY, RETUNE_FROM, TRAIN_FROM, ModelState, OperationKind
+from store import catalog
+from store.fingerprints import fingerprint as run_fingerprint
+from store.tables import Model
 from store.training_set import load_labels, pole_counts
-from workflows.ids import new_run_id
-from workflows.types import DISCOVER, RETUNE, SYNTHESIZE, TRAIN, OperationInput
 
 router = APIRouter(tags=["operations"])
 
@@ -49,19 +46,6 @@ _ERRORS = {status: {"model": ErrorEnvelope, "description": text} for status, tex
     (422, "Invalid body, or the samples are not enough to run."),
     (503, "Temporal did not accept the run; nothing changed."),
 )}
-
-
-def run_exists(run_id: str) -> ApiError:
-    return ApiError(409, "run_exists", "A run with exactly these inputs already exists.", {"run_id": run_id},
-                    headers={"X-Run-Id": run_id})
-
-
-def model_busy() -> ApiError:
-    return ApiError(409, "model_busy", "Another operation is running on this model; retry once it has finished.")
-
-
-def model_archived() -> ApiError:
-    return ApiError(409, "model_archived", "This model is archived and cannot run operations.")
 
 
 def insufficient(details: dict, message: str) -> ApiError:
@@ -89,50 +73,13 @@ async def _check_trainable(session: AsyncSession, model_id: int) -> None:
                            "(quality < 0.5) sample.")
 
 
-async def _start(session: AsyncSession, temporal, model: Model, *, kind: str, from_states: tuple[str, ...],
-                 fingerprint: str, effort: str, synth_type: str | None = None) -> str:
-    """Claims the model and starts the workflow; returns the new run id or raises 409/503."""
-    model_id, model_handle = model.id, model.handle
-    previous_state, previous_op = model.state, model.last_operation_id
-    run_id = new_run_id()
-    await session.commit()  # end the read snapshot: the claim must be the transaction's first write
-    params = {"effort": effort, "synth_type": synth_type}
-    op = await session.run_sync(lambda s: op_store.claim_model(s, model_id, from_states, run_id, kind,
-                                                               fingerprint, params))
-    if op is None:
-        await session.rollback()
-        await _raise_lost_race(session, model_id, fingerprint)
-    await session.commit()
-    try:
-        await start_run(temporal, OperationInput(run_id, model_id, model_handle, kind, effort, synth_type))
-    except ApiError:
-        await session.run_sync(lambda s: op_store.undo_claim(s, run_id, previous_state, previous_op))
-        await session.commit()
-        raise
-    return run_id
-
-
-async def _raise_lost_race(session: AsyncSession, model_id: int, fingerprint: str) -> None:
-    same = await session.run_sync(lambda s: op_store.reusable_run(s, model_id, fingerprint))
-    if same is not None:
-        raise run_exists(same.run_id)
-    state = await session.scalar(select(Model.state).where(Model.id == model_id))
-    if state == "archived":
-        raise model_archived()
-    if state in ("draft", "ready", "failed"):
-        raise ApiError(409, "not_draft", "The model changed state meanwhile; check it and retry.", {"state": state})
-    raise model_busy()
-
-
-async def _precheck_common(session: AsyncSession, model: Model, fingerprint: str) -> None:
-    """Archived, then idempotency, then busy — the same order for every operation."""
-    if model.state == "archived":
-        raise model_archived()
-    same = await session.run_sync(lambda s: op_store.reusable_run(s, model.id, fingerprint))
-    if same is not None:
-        raise run_exists(same.run_id)
-    if model.state == "busy":
-        raise model_busy()
+async def _startable(session: AsyncSession, principal, handle: str, kind: OperationKind, effort: str,
+                     **inputs) -> tuple[Model, str]:
+    """The model, if this key may start `kind` on it now, and the run's input fingerprint."""
+    model = await load_model_for_write(session, principal, handle)
+    fingerprint = await session.run_sync(lambda s: run_fingerprint(s, model.id, kind, effort, **inputs))
+    await refuse_if_unstartable(session, model, fingerprint)
+    return model, fingerprint
 
 
 @router.post("/models/{handle}/train", response_model=TrainResponse, status_code=202, responses={
@@ -142,23 +89,22 @@ async def _precheck_common(session: AsyncSession, model: Model, fingerprint: str
 async def train(handle: str, principal: KeyDep, session: SessionDep, temporal: TemporalDep, response: Response,
                 body: TrainRequest | None = Body(None)) -> TrainResponse:
     body = body or TrainRequest()
-    model = await load_model_for_write(session, principal, handle)
     effort = body.effort or DEFAULT_EFFORT
-    fingerprint = await session.run_sync(
-        lambda s: op_store.fingerprint(s, model.id, TRAIN, effort, body.reoptimize_params))
-    await _precheck_common(session, model, fingerprint)
-    if model.state == "ready" and not body.reoptimize_params:
+    model, fingerprint = await _startable(session, principal, handle, OperationKind.TRAIN, effort,
+                                          reoptimize=body.reoptimize_params)
+    if model.state == ModelState.READY and not body.reoptimize_params:
         response.status_code = 200
         return TrainResponse(state="ready", run_id=None)
-    kind, from_states = (RETUNE, ("ready",)) if model.state == "ready" else (TRAIN, ("draft", "failed"))
+    kind, from_states = ((OperationKind.RETUNE, RETUNE_FROM) if model.state == ModelState.READY
+                         else (OperationKind.TRAIN, TRAIN_FROM))
     await _check_trainable(session, model.id)
-    run_id = await _start(session, temporal, model, kind=kind, from_states=from_states,
-                          fingerprint=fingerprint, effort=effort)
+    run_id = await start_operation(session, temporal, model, kind=kind, from_states=from_states,
+                                   fingerprint=fingerprint, effort=effort)
     return TrainResponse(state="busy", run_id=run_id)
 
 
 def _require_draft(model: Model) -> None:
-    if model.state != "draft":
+    if model.state != ModelState.DRAFT:
         raise ApiError(409, "not_draft", f"This works only on a draft model (it is {model.state}).",
                        {"state": model.state})
 
@@ -168,16 +114,14 @@ def _require_draft(model: Model) -> None:
 async def discover_traits(handle: str, principal: KeyDep, session: SessionDep, temporal: TemporalDep,
                           body: DiscoverRequest | None = Body(None)) -> TrainResponse:
     body = body or DiscoverRequest()
-    model = await load_model_for_write(session, principal, handle)
     effort = body.effort or DEFAULT_EFFORT
-    fingerprint = await session.run_sync(lambda s: op_store.fingerprint(s, model.id, DISCOVER, effort))
-    await _precheck_common(session, model, fingerprint)
+    model, fingerprint = await _startable(session, principal, handle, OperationKind.DISCOVER, effort)
     _require_draft(model)
-    samples = await session.scalar(select(func.count(Sample.id)).where(Sample.model_id == model.id))
-    if (samples or 0) < 2:
-        raise insufficient({"samples": samples or 0}, "Discovery needs at least two samples.")
-    run_id = await _start(session, temporal, model, kind=DISCOVER, from_states=("draft",),
-                          fingerprint=fingerprint, effort=effort)
+    samples = sum(counts.total for counts in (await catalog.sample_counts(session, model.id)).values())
+    if samples < 2:
+        raise insufficient({"samples": samples}, "Discovery needs at least two samples.")
+    run_id = await start_operation(session, temporal, model, kind=OperationKind.DISCOVER, from_states=DRAFT_ONLY,
+                                   fingerprint=fingerprint, effort=effort)
     return TrainResponse(state="busy", run_id=run_id)
 
 
@@ -186,17 +130,16 @@ async def discover_traits(handle: str, principal: KeyDep, session: SessionDep, t
 async def synthesize_samples(handle: str, principal: KeyDep, session: SessionDep, temporal: TemporalDep,
                              body: SynthesizeRequest | None = Body(None)) -> TrainResponse:
     body = body or SynthesizeRequest()
-    model = await load_model_for_write(session, principal, handle)
     effort = body.effort or DEFAULT_EFFORT
-    fingerprint = await session.run_sync(
-        lambda s: op_store.fingerprint(s, model.id, SYNTHESIZE, effort, synth_type=body.synth_type))
-    await _precheck_common(session, model, fingerprint)
+    model, fingerprint = await _startable(session, principal, handle, OperationKind.SYNTHESIZE, effort,
+                                          synth_type=body.synth_type)
     _require_draft(model)
     counts = await _trait_pole_counts(session, model.id)
     if not counts:
         raise insufficient({"traits": {}}, "Synthesis needs at least one trait.")
     if body.synth_type == "diversify" and not any(p + n for p, n in counts.values()):
         raise insufficient({"samples": 0}, "Diversify varies existing samples; the model has none.")
-    run_id = await _start(session, temporal, model, kind=SYNTHESIZE, from_states=("draft",),
-                          fingerprint=fingerprint, effort=effort, synth_type=body.synth_type)
+    run_id = await start_operation(session, temporal, model, kind=OperationKind.SYNTHESIZE,
+                                   from_states=DRAFT_ONLY, fingerprint=fingerprint, effort=effort,
+                                   synth_type=body.synth_type)
     return TrainResponse(state="busy", run_id=run_id)
