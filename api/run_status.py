@@ -35,6 +35,9 @@ from workflows.common import ProgressReporting
 log = logging.getLogger("assay.api")
 
 LOST_RUN_GRACE = timedelta(seconds=30)
+# Resolved on import: a query renamed in the workflow fails loudly here, not in the broad fallback
+# below that shows the recorded progress when no worker answers.
+PROGRESS_QUERY = ProgressReporting.progress
 
 # (status, error code, message) for a run Temporal reports closed while the store thinks it open.
 _CLOSED = {
@@ -83,7 +86,7 @@ async def _live_progress(session: AsyncSession, temporal: TemporalGateway, model
     if description.status == WorkflowExecutionStatus.RUNNING:
         try:
             progress = await asyncio.wait_for(
-                handle.query(ProgressReporting.progress, rpc_timeout=temporal.rpc_timeout), temporal.call_bound)
+                handle.query(PROGRESS_QUERY, rpc_timeout=temporal.rpc_timeout), temporal.call_bound)
         except Exception:  # no worker answered in time (or Temporal is gone): recorded progress
             return None
         if not isinstance(progress, Progress):

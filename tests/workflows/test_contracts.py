@@ -12,7 +12,7 @@ from pathlib import Path
 import contracts
 from contracts.payloads import SAMPLES_ADDED_SIGNAL
 from tests.domain.test_import_boundaries import loaded_top_level_packages, submodules
-from workflows.common import ProgressReporting
+from api.run_status import PROGRESS_QUERY
 from workflows.registry import ALL_WORKFLOWS, RUN_FOR_KIND
 from workflows.retrain import RetrainWorkflow
 
@@ -41,7 +41,7 @@ def test_every_signal_has_a_sender_or_is_kept_for_old_histories():
 
 
 def test_every_run_the_api_starts_answers_the_progress_query_the_api_sends():
-    asked = query_name(ProgressReporting.progress)  # what api.run_status queries
+    asked = query_name(PROGRESS_QUERY)
     started = [cls for cls in ALL_WORKFLOWS if cls.run in RUN_FOR_KIND.values()]
     assert len(started) == 3
     for cls in started:
