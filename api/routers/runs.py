@@ -94,13 +94,13 @@ async def train(handle: str, principal: KeyDep, session: SessionDep, temporal: T
                                           reoptimize=body.reoptimize_params)
     if model.state == ModelState.READY and not body.reoptimize_params:
         response.status_code = 200
-        return TrainResponse(state="ready", run_id=None)
+        return TrainResponse(state=ModelState.READY, run_id=None)
     kind, from_states = ((OperationKind.RETUNE, RETUNE_FROM) if model.state == ModelState.READY
                          else (OperationKind.TRAIN, TRAIN_FROM))
     await _check_trainable(session, model.id)
     run_id = await start_operation(session, temporal, model, kind=kind, from_states=from_states,
                                    fingerprint=fingerprint, effort=effort)
-    return TrainResponse(state="busy", run_id=run_id)
+    return TrainResponse(state=ModelState.BUSY, run_id=run_id)
 
 
 def _require_draft(model: Model) -> None:
@@ -122,7 +122,7 @@ async def discover_traits(handle: str, principal: KeyDep, session: SessionDep, t
         raise insufficient({"samples": samples}, "Discovery needs at least two samples.")
     run_id = await start_operation(session, temporal, model, kind=OperationKind.DISCOVER, from_states=DRAFT_ONLY,
                                    fingerprint=fingerprint, effort=effort)
-    return TrainResponse(state="busy", run_id=run_id)
+    return TrainResponse(state=ModelState.BUSY, run_id=run_id)
 
 
 @router.post("/models/{handle}/samples/synthesize", response_model=TrainResponse, status_code=202,
@@ -142,4 +142,4 @@ async def synthesize_samples(handle: str, principal: KeyDep, session: SessionDep
     run_id = await start_operation(session, temporal, model, kind=OperationKind.SYNTHESIZE,
                                    from_states=DRAFT_ONLY, fingerprint=fingerprint, effort=effort,
                                    synth_type=body.synth_type)
-    return TrainResponse(state="busy", run_id=run_id)
+    return TrainResponse(state=ModelState.BUSY, run_id=run_id)
