@@ -42,7 +42,7 @@ OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 # A run with the same inputs in one of these answers 409 run_exists instead of starting again.
 REUSABLE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED)
 
-# The states a model may be archived from (and edited in): no run holds it.
+# The states a model may be archived from: no run holds it.
 ARCHIVABLE_STATES = (ModelState.DRAFT, ModelState.READY, ModelState.FAILED)
 
 # Where each operation may start from.
