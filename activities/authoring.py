@@ -4,22 +4,20 @@ writes nothing twice.
 
 Decisions (SPEC is silent):
 - Discovery feeds only extrinsic traits to the engine (an intrinsic trait is already a fixed axis)
-  and pools every sample of the model. Re-running discovery replaces intrinsic traits with the same
-  key; it never overwrites an extrinsic trait whose key happens to collide.
-- Synthesized samples get ``provenance: synthesized``; texts already present for the trait are
-  skipped by the engine's de-duplication.
+  and pools every sample of the model; what it writes back is ``store.drafts.attach_discovered``.
+- Texts already present for a trait are skipped by the synthesis engine's de-duplication.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.deps import ActivityDeps
-from activities.embedding_cache import DbEmbeddingCache
 from activities.progress import ProgressSink, run_reporting
 from activities.training import user_fault
+from contracts.payloads import AuthoringInput, AuthoringResult
+from contracts.states import OPEN_STATUSES, RunStatus
 from engine.cache import embed_with_cache
 from engine.discovery import DiscoveryError, discover
 from engine.embedders import get_embedder
@@ -30,35 +28,24 @@ from engine.synthesis import (
     make_generator,
 )
 from engine.synthesis import TraitSpec as SynthTrait
-from store.operations import OPEN_STATUSES, utcnow
-from store.tables import Model, Operation, Sample, Trait
-from workflows.types import AuthoringInput, AuthoringResult
-
-
-def _close_to_draft(session: Session, run_id: str, added: int) -> bool:
-    """Marks the run succeeded and the model draft again; False if the run was closed meanwhile."""
-    op = session.scalar(select(Operation).where(Operation.run_id == run_id).with_for_update())
-    if op is None or op.status not in OPEN_STATUSES:
-        return False
-    op.status = "succeeded"
-    op.finished_at = utcnow()
-    op.progress = {"phase": "done", "done": 1, "total": 1, "fraction": 1.0, "message": f"{added} added"}
-    model = session.get(Model, op.model_id)
-    if model is not None and model.state == "busy" and model.last_operation_id == op.id:
-        model.state = "draft"
-        model.updated_at = utcnow()
-    return True
+from store import drafts, runs
+from store.embedding_cache import DbEmbeddingCache
 
 
 def _already_done(session: Session, run_id: str) -> AuthoringResult | None:
-    op = session.scalar(select(Operation).where(Operation.run_id == run_id))
+    op = runs.run_by_id(session, run_id)
     if op is None:
         raise user_fault("operation_closed", "The run is unknown to the store.")
-    if op.status == "succeeded":
+    if op.status == RunStatus.SUCCEEDED:
         return AuthoringResult(run_id, 0)
     if op.status not in OPEN_STATUSES:
         raise user_fault("operation_closed", "The run was closed before it could finish.")
     return None
+
+
+def _finish(session: Session, run_id: str, added: int) -> None:
+    if not runs.finish_draft(session, run_id, added):
+        raise user_fault("operation_closed", "The run was closed before it could finish.")
 
 
 class AuthoringActivities:
@@ -74,10 +61,8 @@ class AuthoringActivities:
         with self.deps.transaction() as session:
             if (done := _already_done(session, inp.run_id)) is not None:
                 return done
-            traits = session.scalars(select(Trait).where(Trait.model_id == inp.model_id).order_by(Trait.id)).all()
+            traits, rows = drafts.draft_definition(session, inp.model_id)
             key_of = {t.id: t.key for t in traits}
-            rows = session.execute(select(Sample.id, Sample.trait_id, Sample.text, Sample.quality)
-                                   .where(Sample.model_id == inp.model_id).order_by(Sample.id)).all()
         extrinsic = [(t.key, t.name, t.positive_label, t.negative_label) for t in traits if t.kind != "intrinsic"]
         embedder = get_embedder(self.deps.settings.embedder)
         vectors = embed_with_cache(embedder, [r.text for r in rows], DbEmbeddingCache(self.deps.engine))
@@ -88,28 +73,8 @@ class AuthoringActivities:
         except DiscoveryError as exc:
             raise user_fault("discovery_failed", str(exc)) from None
         with self.deps.transaction() as session:
-            existing = {t.key: t for t in session.scalars(select(Trait).where(Trait.model_id == inp.model_id))}
-            added = 0
-            for item in found:
-                trait = existing.get(item.key)
-                if trait is not None and trait.kind != "intrinsic":
-                    continue
-                if trait is None:
-                    trait = Trait(model_id=inp.model_id, key=item.key, created_at=utcnow())
-                    session.add(trait)
-                trait.name = item.name
-                trait.description = item.description
-                trait.positive_label = item.positive_label
-                trait.negative_label = item.negative_label
-                trait.kind = "intrinsic"
-                trait.discrimination = item.discrimination
-                trait.explained_variance = item.explained_variance
-                trait.anchor_sample_ids = item.anchor_sample_ids
-                trait.frozen_direction = list(item.frozen_direction)
-                trait.source_trait = item.source_trait
-                added += 1
-            if not _close_to_draft(session, inp.run_id, added):
-                raise user_fault("operation_closed", "The run was closed before it could finish.")
+            added = drafts.attach_discovered(session, inp.model_id, found)
+            _finish(session, inp.run_id, added)
         return AuthoringResult(inp.run_id, added)
 
     @activity.defn(name="synthesize_samples")
@@ -121,10 +86,8 @@ class AuthoringActivities:
         with self.deps.transaction() as session:
             if (done := _already_done(session, inp.run_id)) is not None:
                 return done
-            traits = session.scalars(select(Trait).where(Trait.model_id == inp.model_id).order_by(Trait.id)).all()
+            traits, rows = drafts.draft_definition(session, inp.model_id)
             key_of = {t.id: t.key for t in traits}
-            rows = session.execute(select(Sample.trait_id, Sample.text, Sample.quality)
-                                   .where(Sample.model_id == inp.model_id).order_by(Sample.id)).all()
         settings = self.deps.settings
         generator = make_generator(settings.synth_base_url, settings.synth_model, settings.synth_api_key)
         try:
@@ -137,15 +100,7 @@ class AuthoringActivities:
             generated = generator.generate(request)
         except SynthesisError as exc:
             raise user_fault("synthesis_failed", str(exc)) from None
-        trait_id = {t.key: t.id for t in traits}
         with self.deps.transaction() as session:
-            now = utcnow()
-            added = 0
-            for sample in generated:
-                if sample.trait_key in trait_id:
-                    session.add(Sample(model_id=inp.model_id, trait_id=trait_id[sample.trait_key], text=sample.text,
-                                       quality=float(sample.quality), provenance="synthesized", created_at=now))
-                    added += 1
-            if not _close_to_draft(session, inp.run_id, added):
-                raise user_fault("operation_closed", "The run was closed before it could finish.")
+            added = drafts.add_synthesized(session, inp.model_id, {t.key: t.id for t in traits}, generated)
+            _finish(session, inp.run_id, added)
         return AuthoringResult(inp.run_id, added)

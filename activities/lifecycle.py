@@ -10,8 +10,7 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from activities.training import user_fault
-from store import operations as ops
-from workflows.types import (
+from contracts.payloads import (
     BeginRetrainInput,
     BeginRetrainResult,
     BufferedQuery,
@@ -20,6 +19,7 @@ from workflows.types import (
     FinalizeResult,
     RunRef,
 )
+from store import feedback, runs
 
 
 class LifecycleActivities:
@@ -29,7 +29,7 @@ class LifecycleActivities:
     @activity.defn(name="mark_running")
     def mark_running(self, ref: RunRef) -> FinalizeResult:
         with self.deps.transaction() as session:
-            running = ops.mark_running(session, ref.run_id)
+            running = runs.mark_running(session, ref.run_id)
         if not running:  # start was undone, or the run was closed from outside: do no work
             raise user_fault("operation_closed", "The run is no longer open in the store.")
         return FinalizeResult(ref.run_id, True)
@@ -37,18 +37,18 @@ class LifecycleActivities:
     @activity.defn(name="finalize_failure")
     def finalize_failure(self, inp: FailureInput) -> FinalizeResult:
         with self.deps.transaction() as session:
-            changed = ops.close_failed(session, inp.run_id, inp.code, inp.message, inp.status)
+            changed = runs.fail_run(session, inp.run_id, inp.code, inp.message, inp.status)
         return FinalizeResult(inp.run_id, changed)
 
     @activity.defn(name="buffered_feedback")
     def buffered_feedback(self, query: BufferedQuery) -> BufferedState:
         with self.deps.transaction() as session:
-            found = ops.buffered_feedback(session, query.model_id)
+            found = feedback.buffered_feedback(session, query.model_id)
         first_at = found.first_at.timestamp() if found.first_at is not None else None
         return BufferedState(found.eligible, found.count, first_at, found.busy)
 
     @activity.defn(name="begin_retrain")
     def begin_retrain(self, inp: BeginRetrainInput) -> BeginRetrainResult:
         with self.deps.transaction() as session:
-            began, reason = ops.begin_retrain(session, inp.run_id, inp.model_id)
+            began, reason = runs.begin_retrain(session, inp.run_id, inp.model_id)
         return BeginRetrainResult(inp.run_id, began, reason)

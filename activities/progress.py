@@ -21,8 +21,8 @@ from typing import Any, Callable
 from temporalio import activity
 
 from activities.deps import ActivityDeps
-from store.operations import record_progress
-from workflows.types import Progress, running_fraction
+from contracts.progress import Progress, running_fraction
+from store.runs import record_progress
 
 log = logging.getLogger("assay.worker")
 TICK_SECONDS = 0.25

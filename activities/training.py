@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
-from activities.embedding_cache import DbEmbeddingCache
 from activities.progress import ProgressSink, run_reporting
+from contracts.payloads import EmbedResult, FitInput, FitResult, PublishResult, RunRef
+from contracts.states import OperationKind
 from engine.effort import InvalidConfig, UnknownEffort
 from engine.cache import embed_with_cache
 from engine.embedders import get_embedder
@@ -30,10 +30,10 @@ from engine.training import (
     search_units,
     train_model,
 )
+from store.embedding_cache import DbEmbeddingCache
 from store.publish import PublishRefused, publish, stage_fit
-from store.tables import Model, Sample, Version
-from store.training_set import load_labels
-from workflows.types import RETRAIN, EmbedResult, FitInput, FitResult, PublishResult, RunRef
+from store.tables import Model
+from store.training_set import load_labels, sample_texts, stored_search
 
 
 def user_fault(code: str, message: str, **details) -> ApplicationError:
@@ -87,15 +87,12 @@ class TrainingActivities:
             if model is None:
                 raise user_fault("model_gone", "The model no longer exists.")
             traits, labels = load_labels(session, model.id)
-            wanted = sorted({sample_id for pairs in labels.values() for sample_id, _ in pairs})
-            text_of = dict(session.execute(select(Sample.id, Sample.text).where(Sample.id.in_(wanted))).all()) \
-                if wanted else {}
+            text_of = sample_texts(session, sorted({sample_id for pairs in labels.values() for sample_id, _ in pairs}))
             effort, configs = inp.effort, None
-            if inp.kind == RETRAIN and model.active_version_id is not None:
+            if inp.kind == OperationKind.RETRAIN and model.active_version_id is not None:
                 # A background retrain reuses the active version's chosen configuration: no search.
-                metrics = session.scalar(select(Version.metrics).where(Version.id == model.active_version_id)) or {}
-                configs = {key: m["config"] for key, m in (metrics.get("traits") or {}).items() if "config" in m}
-                effort = metrics.get("effort") or effort
+                stored_effort, configs = stored_search(session, model.active_version_id)
+                effort = stored_effort or effort
         specs = [TraitSpec(t.key, t.name, t.aggregation,
                            tuple(t.frozen_direction) if t.frozen_direction else None) for t in traits]
         samples = [LabelledSample(key, text_of[sample_id], quality, sample_id)

@@ -6,7 +6,6 @@ import hmac
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import func, select
 from temporalio.client import Client
 
 from api.docs import mount_docs
@@ -22,7 +21,7 @@ from api.temporal import TemporalGateway
 from engine.heap import release_large_allocations
 from settings import Settings, get_settings
 from store.db import make_async_engine, make_sessionmaker
-from store.tables import Operation
+from store.runs import run_counts
 
 API_DESCRIPTION = """\
 Assay scores text against trait models that you define from labelled examples.
@@ -84,9 +83,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
                                                                      settings.metrics_token.encode()):
                 raise ApiError(401, "unauthorized", "Metrics need 'Authorization: Bearer <ASSAY_METRICS_TOKEN>'.")
         async with app.state.sessionmaker() as session:
-            rows = (await session.execute(
-                select(Operation.kind, Operation.status, func.count()).group_by(Operation.kind, Operation.status)
-            )).all()
+            rows = await session.run_sync(run_counts)
         for kind, status, count in rows:
             OPERATIONS.labels(kind, status).set(count)
         body, content_type = render_metrics()

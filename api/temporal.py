@@ -13,10 +13,13 @@ import time
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.service import RPCStatusCode
 
 from api.errors import ApiError
 
 UNREACHABLE_HOLD = 5.0
+# RPC failures that mean Temporal itself is gone (not that it refused one call).
+TEMPORAL_GONE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 
 
 class TemporalGateway:
@@ -52,6 +55,11 @@ class TemporalGateway:
             healthy = False
         self.note_unreachable() if not healthy else self.note_reachable()
         return healthy
+
+    @property
+    def call_bound(self) -> float:
+        """An outer bound on one RPC, in case the client-side deadline is not honoured."""
+        return self.rpc_timeout.total_seconds() + 0.5
 
     def note_unreachable(self) -> None:
         self._unreachable_until = time.monotonic() + UNREACHABLE_HOLD

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.operations import last_operation
+from api.run_status import last_operation
 from api.temporal import TemporalGateway
 from store import catalog
 from store import versions as version_store
-from store.tables import Model, Sample, Trait
+from store.tables import Model, Operation, Sample, Trait
 
 
 def iso(value: datetime | None) -> str | None:
@@ -39,7 +39,7 @@ async def model_details(session: AsyncSession, temporal: TemporalGateway | None,
     for model in models:
         # First: reading the operation may reconcile a run closed from outside and move the model
         # out of busy, and everything below must show the reconciled state.
-        operation = await last_operation(session, temporal, model)
+        last = await last_operation(session, temporal, model)
         active = model.active_version_id if model.active_version_id in numbers else None
         details.append({
             "handle": model.handle,
@@ -52,7 +52,7 @@ async def model_details(session: AsyncSession, temporal: TemporalGateway | None,
             "version_no": numbers.get(active) if active is not None else None,
             "version_tags": tags.get(active, []) if active is not None else [],
             "zero_data_retention": bool(model.zero_data_retention),
-            "last_operation": operation,
+            "last_operation": operation_view(*last) if last is not None else None,
             "max_depth": model.max_depth,
             "version_retention_policy": model.version_retention_policy,
             "additional_terms": model.additional_terms,
@@ -62,6 +62,23 @@ async def model_details(session: AsyncSession, temporal: TemporalGateway | None,
             "updated_at": iso(model.updated_at),
         })
     return details
+
+
+def operation_view(op: Operation, live_progress: dict | None = None) -> dict:
+    view = {
+        "kind": op.kind,
+        "status": op.status,
+        "started_at": iso(op.started_at),
+        "run_id": op.run_id,
+    }
+    progress = live_progress if live_progress is not None else op.progress
+    if progress is not None:
+        view["progress"] = progress
+    if op.error is not None:
+        view["error"] = op.error
+    if op.finished_at is not None:
+        view["finished_at"] = iso(op.finished_at)
+    return view
 
 
 def trait_detail(trait: Trait, counts: catalog.TraitCounts | None) -> dict:

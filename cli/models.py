@@ -16,8 +16,9 @@ from typing import Any
 
 from cli.connection import add_connection_options, open_client, report_api_error
 from client import AssayError
+from contracts.states import ModelState
 
-STATES = ("draft", "busy", "ready", "failed", "archived")
+STATES = tuple(ModelState)
 COLUMNS = ("HANDLE", "STATE", "VERSION", "TRAITS")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from contracts.states import OPEN_STATUSES, ModelState
+
 BAR_CELLS = 30
 LOG_STEP = 0.1  # in a log, a new line at most every tenth of the way
 
@@ -40,7 +42,7 @@ class ProgressBar:
     def update(self, model: dict[str, Any]) -> None:
         """Called with every polled ModelDetail, busy or settled."""
         operation = model.get("last_operation") or {}
-        if model.get("state") != "busy" or operation.get("status") not in ("queued", "running"):
+        if model.get("state") != ModelState.BUSY or operation.get("status") not in OPEN_STATUSES:
             self._close(operation)
             return
         progress = operation.get("progress")

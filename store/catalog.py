@@ -14,10 +14,10 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import runs
 from store.tables import Model, Sample, Trait, Version, utcnow
 
 EDITABLE_STATES = ("draft", "ready", "failed")
-ARCHIVABLE_STATES = EDITABLE_STATES
 
 
 class HandleTaken(Exception):
@@ -116,17 +116,9 @@ async def claim_for_feedback(session: AsyncSession, model_id: int) -> None:
 
 
 async def archive_model(session: AsyncSession, model_id: int) -> str | None:
-    """Archives the model. None if it is archived now (or already was), else the blocking state."""
-    result = await session.execute(
-        update(Model)
-        .where(Model.id == model_id, Model.state.in_(ARCHIVABLE_STATES))
-        .values(state="archived", updated_at=utcnow())
-        .execution_options(synchronize_session="fetch")
-    )
-    if result.rowcount == 1:
-        return None
-    current = await session.scalar(select(Model.state).where(Model.id == model_id))
-    return None if current == "archived" else (current or "missing")
+    """Archives the model (the transition lives in store.runs). None if it is archived now (or
+    already was), else the blocking state."""
+    return await session.run_sync(lambda sync_session: runs.archive(sync_session, model_id))
 
 
 async def purge_samples(session: AsyncSession, model_id: int) -> int:

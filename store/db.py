@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_MS = 30_000
 
@@ -68,3 +68,8 @@ def upsert_insert(session):
     CONFLICT rather than read-then-insert, which lets the second insert break the unique key.
     """
     return postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def ping(session: AsyncSession) -> None:
+    """Raises if the database cannot answer a trivial query."""
+    await session.execute(text("SELECT 1"))

@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from store.operations import OPEN_STATUSES, purge_samples, utcnow
-from store.tables import Model, Operation, StagedFit, Version, VersionTag
+from contracts.states import OPEN_STATUSES, OperationKind
+from store import runs
+from store.tables import Model, StagedFit, Version, VersionTag, utcnow
 
 DEFAULT_KEEP_UNNAMED = 100
 DEFAULT_KEEP_FIRST_OF_MONTH = True
@@ -50,7 +51,7 @@ def stage_fit(session: Session, run_id: str, model_id: int, snapshot_json: str, 
 
 
 def publish(session: Session, run_id: str) -> Published:
-    op = session.scalar(select(Operation).where(Operation.run_id == run_id))
+    op = runs.run_by_id(session, run_id)
     if op is None:
         raise PublishRefused("operation_closed", "The run is unknown to the store.")
     existing = session.scalar(select(Version).where(Version.run_id == run_id))
@@ -75,24 +76,17 @@ def publish(session: Session, run_id: str) -> Published:
     session.flush()
 
     # A pinned model keeps serving its chosen version when the background retrain lands.
-    activate = not (op.kind == "retrain_buffered" and model.pinned)
+    activate = not (op.kind == OperationKind.RETRAIN and model.pinned)
     if activate:
         model.active_version_id = version.id
-    if op.kind in ("train", "retune"):
+    if op.kind in (OperationKind.TRAIN, OperationKind.RETUNE):
         model.pinned = False
-    if model.last_operation_id == op.id:
-        model.state = "ready"
     model.updated_at = utcnow()
     prune_versions(session, model)
     if model.zero_data_retention:
-        purge_samples(session, model.id)
-    session.execute(
-        update(Operation).where(Operation.id == op.id)
-        .values(status="succeeded", finished_at=utcnow(), version_id=version.id, error=None,
-                progress={"phase": "done", "done": 1, "total": 1, "fraction": 1.0,
-                          "message": f"v{version_no} stored"})
-        .execution_options(synchronize_session=False)
-    )
+        runs.purge_samples(session, model.id)
+    if not runs.finish_ready(session, op, version.id, version_no):  # the API reconciled it meanwhile
+        raise PublishRefused("operation_closed", "The run was closed before its version could be stored.")
     session.delete(staged)
     session.flush()
     return Published(version.id, version_no, activate)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.tables import Sample, Trait
+from store.tables import Sample, Trait, Version
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,17 @@ def load_labels(session: Session, model_id: int) -> tuple[list[Trait], dict[str,
 def pole_counts(labels: dict[str, list[tuple[int, float]]]) -> dict[str, tuple[int, int]]:
     """{trait key: (positives, negatives)}; quality 0.5 counts on neither side."""
     return {key: (sum(q > 0.5 for _, q in pairs), sum(q < 0.5 for _, q in pairs)) for key, pairs in labels.items()}
+
+
+def sample_texts(session: Session, sample_ids: list[int]) -> dict[int, str]:
+    if not sample_ids:
+        return {}
+    return dict(session.execute(select(Sample.id, Sample.text).where(Sample.id.in_(sample_ids))).all())
+
+
+def stored_search(session: Session, version_id: int) -> tuple[str | None, dict[str, dict]]:
+    """(effort, {trait key: chosen configuration}) a version was fitted with; a background retrain
+    reuses them instead of searching again."""
+    metrics = session.scalar(select(Version.metrics).where(Version.id == version_id)) or {}
+    configs = {key: m["config"] for key, m in (metrics.get("traits") or {}).items() if "config" in m}
+    return metrics.get("effort"), configs

@@ -12,15 +12,10 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.authoring import AuthoringActivities
     from activities.lifecycle import LifecycleActivities
+    from contracts.payloads import AuthoringInput, OperationInput, OperationResult, RunRef
+    from contracts.progress import Progress
     from workflows.common import BOOKKEEPING, LONG_WORK, ProgressReporting, step_summary
     from workflows.train import finalize_failure
-    from workflows.types import (
-        AuthoringInput,
-        OperationInput,
-        OperationResult,
-        Progress,
-        RunRef,
-    )
 
 
 class _DraftOperation(ProgressReporting):

@@ -26,7 +26,8 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.types import Progress, ProgressReport
+    from contracts.payloads import ProgressReport
+    from contracts.progress import Progress
 
 # Typed user faults an activity may raise (non-retryable); their message is safe to show.
 USER_FAULTS = frozenset({

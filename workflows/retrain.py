@@ -32,20 +32,21 @@ from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
-    from workflows.common import BOOKKEEPING, ProgressState, step_summary
-    from workflows.ids import run_id_from
-    from workflows.search_attributes import MODEL_HANDLE, OPERATION_KIND
-    from workflows.train import TrainWorkflow
-    from workflows.types import (
-        RETRAIN,
+    from contracts.payloads import (
+        SAMPLES_ADDED_SIGNAL,
         BeginRetrainInput,
         BufferedQuery,
         OperationInput,
         OperationResult,
-        Progress,
         RetrainInput,
         SamplesAdded,
     )
+    from contracts.progress import Progress
+    from contracts.states import OperationKind
+    from workflows.common import BOOKKEEPING, ProgressState, step_summary
+    from workflows.ids import run_id_from
+    from workflows.search_attributes import MODEL_HANDLE, OPERATION_KIND
+    from workflows.train import TrainWorkflow
 
 BOUNDED_HISTORY_PATCH = "retrain-continue-as-new-in-every-branch"
 
@@ -57,7 +58,7 @@ class RetrainWorkflow:
         self._state = ProgressState()
         self._history_limit: int | None = None  # None: a run from before BOUNDED_HISTORY_PATCH
 
-    @workflow.signal
+    @workflow.signal(name=SAMPLES_ADDED_SIGNAL)  # the API signals-with-start by this name
     def samples_added(self, note: SamplesAdded) -> None:
         self._hinted += max(1, note.count)
 
@@ -139,11 +140,11 @@ class RetrainWorkflow:
         try:
             await workflow.execute_child_workflow(
                 TrainWorkflow.run,
-                OperationInput(run_id, inp.model_id, inp.handle, RETRAIN, effort="low"),
+                OperationInput(run_id, inp.model_id, inp.handle, OperationKind.RETRAIN, effort="low"),
                 id=run_id,
                 search_attributes=TypedSearchAttributes([
                     SearchAttributePair(MODEL_HANDLE, inp.handle),
-                    SearchAttributePair(OPERATION_KIND, RETRAIN),
+                    SearchAttributePair(OPERATION_KIND, OperationKind.RETRAIN),
                 ]),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             )

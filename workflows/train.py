@@ -22,6 +22,9 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
     from activities.training import TrainingActivities
+    from contracts.payloads import FailureInput, FitInput, OperationInput, OperationResult, RunRef
+    from contracts.progress import RUNNING_CEILING, Progress
+    from contracts.states import RunStatus
     from workflows.common import (
         BOOKKEEPING,
         LONG_WORK,
@@ -29,15 +32,6 @@ with workflow.unsafe.imports_passed_through():
         failure_code,
         is_cancellation,
         step_summary,
-    )
-    from workflows.types import (
-        FailureInput,
-        FitInput,
-        OperationInput,
-        OperationResult,
-        RUNNING_CEILING,
-        Progress,
-        RunRef,
     )
 
 PHASE_STEPS_PATCH = "train-embed-step-before-fit"
@@ -50,7 +44,7 @@ async def finalize_failure(inp: OperationInput, exc: BaseException) -> Applicati
     await workflow.execute_activity_method(
         LifecycleActivities.finalize_failure,
         FailureInput(inp.run_id, inp.model_id, inp.kind, code, message,
-                     status="cancelled" if cancelled else "failed"),
+                     status=RunStatus.CANCELLED if cancelled else RunStatus.FAILED),
         summary=step_summary("recording the cancellation" if cancelled else "recording the failure", inp.handle),
         **BOOKKEEPING,
     )

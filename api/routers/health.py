@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import text
 
 from api.deps import SessionDep, TemporalDep
 from api.errors import ApiError
+from store.db import ping
 
 router = APIRouter(tags=["health"])
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["health"])
 async def health(session: SessionDep, temporal: TemporalDep) -> dict:
     checks = {"database": "ok", "temporal": "ok"}
     try:
-        await session.execute(text("SELECT 1"))
+        await ping(session)
     except Exception:
         checks["database"] = "unreachable"
     if not await temporal.healthy():

@@ -42,7 +42,7 @@ from temporalio.worker import Worker
 
 from activities import ActivityDeps, all_activities
 from activities.training import TrainingActivities
-from api.operations import signal_retrain
+from api.run_control import signal_retrain
 from settings import Settings, temporal_cli_path
 from store import keys
 from store.db import make_async_engine, make_sessionmaker
@@ -64,7 +64,7 @@ from workflows.ids import retrain_workflow_id
 from workflows.registry import ALL_WORKFLOWS
 from workflows.retrain import RetrainWorkflow
 from workflows.train import TrainWorkflow
-from workflows.types import FitInput, FitResult, SamplesAdded
+from contracts.payloads import FitInput, FitResult, SamplesAdded
 
 IDENTITY = "history-recorder"  # instead of the SDK default pid@host, which would land in every history
 FEEDBACK = [("warmth", "We really appreciate you taking the time to write to us.", 1.0),

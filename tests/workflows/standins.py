@@ -9,7 +9,7 @@ from collections import Counter
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.types import (
+from contracts.payloads import (
     AuthoringInput,
     AuthoringResult,
     BeginRetrainInput,

@@ -17,9 +17,9 @@ import time
 import pytest
 
 from activities.progress import ProgressSink
+from contracts.progress import Progress, phase_rank
 from engine.embedders import get_embedder
 from tests.workflows.support import make_model, training_samples
-from workflows.types import Progress, phase_rank
 
 pytestmark = [pytest.mark.usefixtures("worker"), pytest.mark.slow]
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from workflows.types import EmbedResult, Progress
+from contracts.payloads import EmbedResult
+from contracts.progress import Progress
 
 WORKFLOW_SEARCH = EmbedResult("run_x", 100, 40, 60).progress()
 

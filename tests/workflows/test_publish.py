@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store import operations as ops
+from store import runs
 from store.db import make_sync_engine
 from store.publish import prune_versions, publish, stage_fit
 from store.tables import Model, Namespace, Operation, Sample, Trait, Version, VersionTag
@@ -32,7 +32,7 @@ def _model(session: Session, namespace: str, name: str, **fields) -> Model:
 
 def _claimed(session: Session, model: Model, kind: str, from_states=("draft", "failed")) -> str:
     run_id = new_run_id()
-    assert ops.claim_model(session, model.id, from_states, run_id, kind, None, {}) is not None
+    runs.claim(session, model.id, from_states, run_id, kind, None, {})
     session.refresh(model)
     return run_id
 
@@ -84,15 +84,15 @@ def test_failure_rules_and_zdr_purge(database_url, namespace):
     with Session(engine) as session, session.begin():
         first = _model(session, namespace, "first", zero_data_retention=True)
         run_id = _claimed(session, first, "train")
-        assert ops.close_failed(session, run_id, "insufficient_samples", "not enough")
-        assert not ops.close_failed(session, run_id, "terminated", "again")  # already closed: no change
+        assert runs.fail_run(session, run_id, "insufficient_samples", "not enough")
+        assert not runs.fail_run(session, run_id, "terminated", "again")  # already closed: no change
         session.refresh(first)
         assert first.state == "failed"
         assert session.scalar(select(func.count(Sample.id)).where(Sample.model_id == first.id)) == 0
 
         draft = _model(session, namespace, "draft")
         run_id = _claimed(session, draft, "discover", ("draft",))
-        assert ops.close_failed(session, run_id, "cancelled", "stopped", status="cancelled")
+        assert runs.fail_run(session, run_id, "cancelled", "stopped", status="cancelled")
         session.refresh(draft)
         assert draft.state == "draft"
         op = session.scalar(select(Operation).where(Operation.run_id == run_id))

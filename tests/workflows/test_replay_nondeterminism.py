@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from tests.workflows.test_replay import HISTORIES, load_history
     from workflows.common import BOOKKEEPING, LONG_WORK
     from workflows.train import TrainWorkflow
-    from workflows.types import FitInput, OperationInput, OperationResult, RunRef
+    from contracts.payloads import FitInput, OperationInput, OperationResult, RunRef
 
 
 @workflow.defn(name="TrainWorkflow")

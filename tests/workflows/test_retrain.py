@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.operations import signal_retrain
+from api.run_control import signal_retrain
 from store.tables import Model, Sample, Trait
 from tests.workflows.support import make_model, wait_for_state
 from workflows.ids import retrain_workflow_id

@@ -26,7 +26,7 @@ from store.tables import Model, Namespace, Version
 from tests.workflows.standins import FakeStore
 from workflows.registry import ALL_WORKFLOWS
 from workflows.retrain import RetrainWorkflow
-from workflows.types import OperationResult, RetrainInput, SamplesAdded
+from contracts.payloads import OperationResult, RetrainInput, SamplesAdded
 
 QUICK = 0.2  # seconds: the loop's busy re-check and idle limit in these tests
 

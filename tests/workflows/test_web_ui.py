@@ -22,7 +22,8 @@ from workflows import search_attributes
 from workflows.ids import new_run_id
 from workflows.registry import ALL_WORKFLOWS
 from workflows.train import TrainWorkflow
-from workflows.types import TRAIN, OperationInput
+from contracts.payloads import OperationInput
+from contracts.states import OperationKind
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
@@ -48,7 +49,8 @@ async def test_a_training_run_shows_its_phases_as_named_steps():
         queue = f"web-ui-{uuid.uuid4().hex[:8]}"
         async with Worker(env.client, task_queue=queue, workflows=ALL_WORKFLOWS,
                           activities=FakeStore(count=3).activities()):
-            run = await env.client.start_workflow(TrainWorkflow.run, OperationInput(run_id, 1, handle_name, TRAIN),
+            run = await env.client.start_workflow(TrainWorkflow.run,
+                                                  OperationInput(run_id, 1, handle_name, OperationKind.TRAIN),
                                                   id=run_id, task_queue=queue)
             await asyncio.wait_for(run.result(), 60)
         page = f"http://127.0.0.1:{ui_port}/namespaces/default/workflows/{run_id}/{run.result_run_id}/history"

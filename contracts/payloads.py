@@ -1,64 +1,20 @@
 """The dataclasses that travel through Temporal: one in and one out for every workflow and activity.
 
 Only references (ids, handles, run ids) and small numbers travel; samples and fitted snapshots stay
-in the database and are read or written by the activities.
+in the database and are read or written by the activities. Field types are part of the recorded
+histories: a StrEnum field is sent as its string value, exactly like the plain string it replaced.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Operation kinds as stored in operations.kind and shown in last_operation.kind (SPEC §1.5).
-TRAIN = "train"
-RETUNE = "retune"
-RETRAIN = "retrain_buffered"
-DISCOVER = "discover"
-SYNTHESIZE = "synthesize"
-TRAINING_KINDS = (TRAIN, RETUNE, RETRAIN)
-DRAFT_KINDS = (DISCOVER, SYNTHESIZE)
+from contracts.progress import Progress, running_fraction
+from contracts.states import OperationKind, RunStatus
 
-
-# Phases of a run in the order they happen. The API shows an activity's heartbeat progress only when
-# it is not behind the phase the workflow reports (a heartbeat read just before a phase change is).
-PHASES = ("queued", "discover", "synthesize", "embed", "search", "publish", "done")
-
-
-# A running step's fraction stops here: 1.0 means the run has finished.
-RUNNING_CEILING = 0.99
-
-
-def phase_rank(phase: str) -> int:
-    return PHASES.index(phase) if phase in PHASES else -1
-
-
-def running_fraction(done: int, total: int) -> float:
-    return round(min(RUNNING_CEILING, done / total), 4) if total else 0.0
-
-
-@dataclass
-class Progress:
-    phase: str = "queued"
-    done: int = 0
-    total: int = 0
-    fraction: float = 0.0
-    message: str = ""
-
-    def as_dict(self) -> dict:
-        return {"phase": self.phase, "done": self.done, "total": self.total,
-                "fraction": self.fraction, "message": self.message}
-
-    @classmethod
-    def from_dict(cls, value: dict) -> Progress:
-        return cls(str(value.get("phase", "queued")), int(value.get("done", 0)), int(value.get("total", 0)),
-                   float(value.get("fraction", 0.0)), str(value.get("message", "")))
-
-    def refined_by(self, heartbeat: Progress | None) -> Progress:
-        """The workflow's phase-level progress, or the running activity's finer one unless that is
-        behind it (read just before the workflow moved on, or from a retried attempt)."""
-        if heartbeat is None or (phase_rank(heartbeat.phase), heartbeat.fraction) < \
-                (phase_rank(self.phase), self.fraction):
-            return self
-        return heartbeat
+# Signal-with-start names its signal as a string (the SDK has no method-reference form for it), so
+# the retrain loop declares its signal under this name and the API sends it by this name.
+SAMPLES_ADDED_SIGNAL = "samples_added"
 
 
 @dataclass
@@ -68,7 +24,7 @@ class OperationInput:
     run_id: str
     model_id: int
     handle: str
-    kind: str
+    kind: OperationKind
     effort: str = "high"
     synth_type: str | None = None
 
@@ -88,7 +44,7 @@ class RunRef:
 
     run_id: str
     model_id: int
-    kind: str = TRAIN
+    kind: OperationKind = OperationKind.TRAIN
 
 
 @dataclass
@@ -96,7 +52,7 @@ class FitInput:
     run_id: str
     model_id: int
     handle: str
-    kind: str
+    kind: OperationKind
     effort: str
     embedded: int = 0  # texts embed_samples embedded for this run: progress counts them as done
 
@@ -134,10 +90,10 @@ class PublishResult:
 class FailureInput:
     run_id: str
     model_id: int
-    kind: str
+    kind: OperationKind
     code: str
     message: str
-    status: str = "failed"  # or "cancelled"
+    status: RunStatus = RunStatus.FAILED  # or CANCELLED
 
 
 @dataclass
