@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("assay.api")
@@ -198,6 +198,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _integrity(request: Request, exc: IntegrityError):
         log.warning("integrity conflict: %s", type(exc.orig).__name__, extra={"request_id": request_id_of(request)})
         return envelope(409, "conflict", "Another request changed this at the same time; read it again and retry.",
+                        request_id_of(request))
+
+    # The database refusing a value (PostgreSQL: NUL in text, a number out of range) means input
+    # that no check in front of it caught; the client's data, not a server fault.
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):
+        log.warning("database refused a value: %s", type(exc.orig).__name__, extra={"request_id": request_id_of(request)})
+        return envelope(422, "validation_error", "A value in the request cannot be stored or compared.",
                         request_id_of(request))
 
     @app.exception_handler(Exception)

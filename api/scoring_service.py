@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError, model_archived, not_found, validation_error
 from api.observability import SCORER_CACHE_BYTES, SCORER_CACHE_VERSIONS
+from api.run_control import signal_retrain
 from engine.embedders import get_embedder
 from engine.scorer import Scorer, UnknownTrait
 from domain.handles import Handle, version_number
@@ -258,7 +259,5 @@ async def store_feedback(session: AsyncSession, temporal, settings, model: Model
                           content_sha256=content_sha256, provenance="score_feedback")
         for entry in plan])
     await session.commit()
-    from api.operations import signal_retrain  # the operations module owns every Temporal start/signal
-
     await signal_retrain(temporal, settings, model, new_samples=len(ids))
     return ids

@@ -61,9 +61,10 @@ def _require_not_archived(model: Model) -> None:
 
 async def _find(session, model: Model, ref: str) -> Version | None:
     number = version_number(ref)
-    if number is None:
-        return await version_store.get_by_tag(session, model.id, ref)
-    return await version_store.get_by_number(session, model.id, number)
+    if number is not None:
+        return await version_store.get_by_number(session, model.id, number)
+    # A name outside the tag grammar names no tag; it never reaches SQL (PostgreSQL refuses NUL).
+    return await version_store.get_by_tag(session, model.id, ref) if TAG_RE.fullmatch(ref) else None
 
 
 @router.get("/models/{handle}/versions", response_model=VersionPage, summary="List versions, newest first")
@@ -133,7 +134,7 @@ async def tag_version(handle: str, name: str, principal: KeyDep, session: Sessio
 async def untag_version(handle: str, name: str, principal: KeyDep, session: SessionDep):
     model = await load_model_for_write(session, principal, parse_handle(handle))
     _require_not_archived(model)
-    if not await version_store.delete_tag(session, model.id, name):
+    if not TAG_RE.fullmatch(name) or not await version_store.delete_tag(session, model.id, name):
         raise not_found("tag")
     await session.commit()
     return VersionUntagResponse(handle=model.handle, tag=name, deleted=True)

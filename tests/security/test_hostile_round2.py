@@ -272,3 +272,12 @@ async def test_blank_text_plain_content_gets_no_card(http, world):
                                headers={**world.owner["headers"], "Content-Type": "text/plain"})
     assert response.status_code in (400, 422), response.text
     assert response.json()["error"]["code"] in ("bad_request", "validation_error")
+
+
+async def test_a_version_or_tag_name_with_nul_names_nothing(http, world):
+    """Found by the hostile fuzz on PostgreSQL, which refuses NUL in text: 500 before."""
+    key = world.owner["headers"]
+    assert_error(await http.get(f"/v1/models/{world.ready}/versions/a%00b", headers=key), 404, "not_found")
+    assert_error(await http.delete(f"/v1/models/{world.ready}/versions/a%00b", headers=key), 404, "not_found")
+    assert_error(await http.put(f"/v1/models/{world.ready}/versions/active", json={"tag": "a\x00b"}, headers=key),
+                 404, "not_found")
