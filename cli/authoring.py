@@ -20,8 +20,9 @@ Decisions where the spec is silent:
   trait key or name (a field starting with `_` is a comment) — typos in trait fields are caught.
 - A label of `null` leaves the line unlabelled for that trait; a line that labels no trait is an error.
 - Labels follow the API's rules (`domain.labels.parse_quality`), the trait's own pole labels included.
-- Samples are sent in batches of at most 500 that also stay under 900 kB of JSON, below the server's
-  default 1 MiB body limit.
+- Samples are sent in batches of at most 500 that also stay under the body limit the server
+  advertises (`X-Max-Body-Bytes`), or under 900 kB of JSON (below the default 1 MiB limit) when it
+  advertises none.
 - The fingerprint is a sha256 over the canonical JSON of everything that would be sent, so it changes
   exactly when the model that `assay build` would create changes.
 """
@@ -99,7 +100,11 @@ class ModelSpec:
                   "max_depth": self.max_depth, "zero_data_retention": self.zero_data_retention}
         return {name: value for name, value in fields.items() if value is not None}
 
-    def sample_batches(self, size: int = BATCH_SIZE, max_bytes: int = BATCH_MAX_BYTES) -> Iterator[list[dict]]:
+    def sample_batches(self, size: int = BATCH_SIZE, *, max_bytes: int | None = None) -> Iterator[list[dict]]:
+        """Batches of at most ``size`` samples whose JSON body stays within ``max_bytes`` (measured the
+        roomy way: with spaces after separators, which httpx does not send). A single sample larger than
+        the limit still goes alone, and the server's 413 names the limit."""
+        max_bytes = max_bytes or BATCH_MAX_BYTES
         envelope_bytes = len('{"samples": []}')
         batch: list[dict[str, Any]] = []
         batch_bytes = envelope_bytes
