@@ -435,7 +435,8 @@ class _JsonlReader:
         keys = [trait["key"] for trait in self.traits]
         close = difflib.get_close_matches(field_name, keys, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; the traits are {', '.join(keys) or 'none'}"
-        where = f"on {len(numbers)} lines" if len(numbers) > 1 else "on this line"
+        shown = ", ".join(map(str, numbers[:5])) + (", …" if len(numbers) > 5 else "")
+        where = f"on {len(numbers)} lines ({shown})" if len(numbers) > 1 else "on this line"
         return f"not a trait of this model (and no `mapping` routes it), {where}{hint}"
 
     def trait_for(self, field_name: str) -> dict | None:

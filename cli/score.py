@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from cli.connection import add_connection_options, open_client, report_api_error
@@ -106,9 +107,11 @@ def parse_labels(values: list[str]) -> dict[str, str | float]:
         if not equals or not trait.strip() or not label.strip():
             raise CliError(f"--label {value!r} is not TRAIT=VALUE (e.g. --label warmth=warm)", exit_code=2)
         try:
-            labels[trait.strip()] = float(label)
+            number = float(label)
         except ValueError:
-            labels[trait.strip()] = label.strip()
+            number = None
+        # nan/inf parse as floats but are not JSON numbers: send them as words for the server to refuse.
+        labels[trait.strip()] = number if number is not None and math.isfinite(number) else label.strip()
     return labels
 
 

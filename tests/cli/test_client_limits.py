@@ -126,7 +126,7 @@ async def test_a_misspelt_trait_key_is_reported_once_with_its_line_count(served_
     problems = [line for line in result.stderr.splitlines() if ": warmth: " in line]
     assert len(problems) == 1, result.stderr
     assert problems[0].startswith(f"{tmp_path / 'samples.jsonl'}:1: warmth: ")
-    assert "on 30 lines" in problems[0] and "did you mean 'warmht'?" in problems[0]
+    assert "on 30 lines (1, 2, 3, 4, 5, …)" in problems[0] and "did you mean 'warmht'?" in problems[0]
     assert "this line labels no trait" not in result.stderr
 
 
