@@ -66,6 +66,9 @@ _SINGLE_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
+FETCH_ALLOW_SETTING = "ASSAY_FETCH_ALLOW"
+
+
 class FetchError(Exception):
     """A fetch that could not produce readable text; ``reason`` is a stable machine string."""
 
@@ -146,9 +149,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if not is_allowlisted(host, port, self._allow):
             refused = [a for a in addresses if not is_public_address(a)]
             if refused:
+                # Name the setting: a refused local page is usually a development setup to allow.
+                entry = f"{_host_entry(host.lower())}:{port}"
                 raise FetchError("address_not_allowed",
-                                 f"Host '{host}' resolves to a non-public address.",
-                                 host=host, address=refused[0])
+                                 f"Host '{host}' resolves to a non-public address; to fetch from it, add "
+                                 f"'{entry}' to the server's {FETCH_ALLOW_SETTING}.",
+                                 host=host, address=refused[0], allow_setting=FETCH_ALLOW_SETTING,
+                                 allow_entry=entry)
         last_error: Exception | None = None
         for address in addresses:
             try:

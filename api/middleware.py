@@ -1,5 +1,6 @@
-"""Pure ASGI middleware: request ids on every response, the request body size limit, and the refusal
-of JSON strings that are not valid Unicode."""
+"""Pure ASGI middleware: request ids on every response, the request body size limit (advertised in
+`X-Max-Body-Bytes` on every response, so clients can size their batches), and the refusal of JSON
+strings that are not valid Unicode."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        added = [(b"x-request-id", request_id.encode()), (b"x-max-body-bytes", str(self.max_body_bytes).encode())]
         started = False
 
         async def send_with_id(message):
@@ -46,7 +47,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
-                message = {**message, "headers": [*headers, header]}
+                message = {**message, "headers": [*headers, *added]}
             await send(message)
 
         declared = dict(scope.get("headers") or []).get(b"content-length")

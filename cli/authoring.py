@@ -19,15 +19,24 @@ Decisions where the spec is silent:
   not name are ignored. Without a mapping each field other than `content` and `source_url` must be a
   trait key or name (a field starting with `_` is a comment) — typos in trait fields are caught.
 - A label of `null` leaves the line unlabelled for that trait; a line that labels no trait is an error.
+- A field that names no trait is reported once per file, at its first line, with the number of lines
+  that carry it (a misspelt trait key in model.yaml would otherwise repeat on every line), and the
+  closest trait key when one is near.
+- `assay build` warns (and goes on) when a trait has fewer than 10 samples on a pole: the model trains,
+  but its scores and confidence rest on too few examples to mean much. 10 is a judgment, not a
+  measurement: training cross-validates in up to 5 folds, and 10 per pole gives every fold at least
+  two examples of each pole to calibrate on.
 - Labels follow the API's rules (`domain.labels.parse_quality`), the trait's own pole labels included.
-- Samples are sent in batches of at most 500 that also stay under 900 kB of JSON, below the server's
-  default 1 MiB body limit.
+- Samples are sent in batches of at most 500 that also stay under the body limit the server
+  advertises (`X-Max-Body-Bytes`), or under 900 kB of JSON (below the default 1 MiB limit) when it
+  advertises none.
 - The fingerprint is a sha256 over the canonical JSON of everything that would be sent, so it changes
   exactly when the model that `assay build` would create changes.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -49,6 +58,7 @@ TRAIT_FIELDS = ("type", "key", "name", "description", "positive_label", "negativ
 SOURCE_FIELDS = ("type", "path", "mapping")
 SAMPLE_META_FIELDS = ("content", "source_url")
 BATCH_SIZE = 500
+MIN_SAMPLES_PER_POLE = 10  # below this, build warns that scores rest on too few examples
 BATCH_MAX_BYTES = 900_000
 MAX_PROBLEMS_SHOWN = 50
 
@@ -99,7 +109,11 @@ class ModelSpec:
                   "max_depth": self.max_depth, "zero_data_retention": self.zero_data_retention}
         return {name: value for name, value in fields.items() if value is not None}
 
-    def sample_batches(self, size: int = BATCH_SIZE, max_bytes: int = BATCH_MAX_BYTES) -> Iterator[list[dict]]:
+    def sample_batches(self, size: int = BATCH_SIZE, *, max_bytes: int | None = None) -> Iterator[list[dict]]:
+        """Batches of at most ``size`` samples whose JSON body stays within ``max_bytes`` (measured the
+        roomy way: with spaces after separators, which httpx does not send). A single sample larger than
+        the limit still goes alone, and the server's 413 names the limit."""
+        max_bytes = max_bytes or BATCH_MAX_BYTES
         envelope_bytes = len('{"samples": []}')
         batch: list[dict[str, Any]] = []
         batch_bytes = envelope_bytes
@@ -124,9 +138,17 @@ class ModelSpec:
         return {key: (pos, neg) for key, (pos, neg) in counts.items()}
 
     def warnings(self) -> list[str]:
-        """Things that parse but will make training refuse (a trait lacking a pole)."""
-        return [f"trait {key!r} has {pos} positive and {neg} negative samples; training needs both"
-                for key, (pos, neg) in self.pole_counts().items() if not pos or not neg]
+        """Things that parse but will make training refuse (a trait lacking a pole) or train a model
+        whose scores mean little (a pole with fewer than MIN_SAMPLES_PER_POLE samples)."""
+        warnings = []
+        for key, (pos, neg) in self.pole_counts().items():
+            if not pos or not neg:
+                warnings.append(f"trait {key!r} has {pos} positive and {neg} negative samples; training needs both")
+            elif min(pos, neg) < MIN_SAMPLES_PER_POLE:
+                warnings.append(f"trait {key!r} has {pos} positive and {neg} negative samples; with fewer than "
+                                f"{MIN_SAMPLES_PER_POLE} on a pole its scores and confidence rest on too few "
+                                "examples to trust")
+        return warnings
 
 
 def _format_field(path: tuple[str | int, ...]) -> str:
@@ -395,6 +417,7 @@ class _JsonlReader:
         self.mapping = mapping
         self.discover = discover
         self.problems = problems
+        self.unknown_fields: dict[str, list[int]] = {}  # field → the lines carrying it, reported once
 
     def problem(self, line: int, field_name: str, message: str) -> None:
         self.problems.append(Problem(self.file, line, field_name, message))
@@ -404,7 +427,17 @@ class _JsonlReader:
         for number, line in enumerate(lines, start=1):
             if line.strip():
                 samples.extend(self.read_line(number, line))
+        for field_name, numbers in self.unknown_fields.items():
+            self.problem(numbers[0], field_name, self.unknown_field_message(field_name, numbers))
         return samples
+
+    def unknown_field_message(self, field_name: str, numbers: list[int]) -> str:
+        keys = [trait["key"] for trait in self.traits]
+        close = difflib.get_close_matches(field_name, keys, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; the traits are {', '.join(keys) or 'none'}"
+        shown = ", ".join(map(str, numbers[:5])) + (", …" if len(numbers) > 5 else "")
+        where = f"on {len(numbers)} lines ({shown})" if len(numbers) > 1 else "on this line"
+        return f"not a trait of this model (and no `mapping` routes it), {where}{hint}"
 
     def trait_for(self, field_name: str) -> dict | None:
         if self.mapping is not None:
@@ -440,13 +473,15 @@ class _JsonlReader:
         if source_url is not None and not isinstance(source_url, str):
             self.problem(number, "source_url", "must be text")
         samples = []
+        unknown_here = False
         for field_name, value in record.items():
             if field_name in SAMPLE_META_FIELDS or field_name.startswith("_"):
                 continue
             trait = self.trait_for(field_name)
             if trait is None:
                 if self.mapping is None:
-                    self.problem(number, field_name, "not a trait of this model (and no `mapping` routes it)")
+                    self.unknown_fields.setdefault(field_name, []).append(number)
+                    unknown_here = True
                 continue
             if value is None:
                 continue
@@ -463,7 +498,7 @@ class _JsonlReader:
         # Trait order, not field order: the same line written with its keys reordered is the same data.
         order = {trait["key"]: index for index, trait in enumerate(self.traits)}
         samples.sort(key=lambda sample: order[sample["trait"]])
-        if not samples and len(self.problems) == problems_before:
+        if not samples and not unknown_here and len(self.problems) == problems_before:
             self.problem(number, "content", "this line labels no trait")
         return samples
 

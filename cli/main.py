@@ -1,10 +1,13 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete's global activation looks for this marker in the first 1 kB)
 """The `assay` command line.
 
 Operator commands: `up` (the embedded stack), `migrate`, `keys create|list|revoke`. Every command
 takes `--data-dir` (env ASSAY_DATA_DIR, default `.assay`), so `assay keys …` reaches the database of
 the `assay up` that owns the same data dir; ASSAY_DATABASE_URL overrides the database.
-Client commands: `build`, `score`, `models` talk to a running server over the REST API (`--url`,
-env ASSAY_URL) with `--key` / ASSAY_API_KEY, falling back to the dev key in the data dir.
+Client commands: `build`, `score`, `compare`, `feedback`, `models`, `versions`, `runs`, `follow` talk
+to a running server over the REST API (`--url`, env ASSAY_URL) with `--key` / ASSAY_API_KEY, falling
+back to the dev key in the data dir.
+Shell completion comes from argcomplete (`eval "$(register-python-argcomplete assay)"`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import argparse
 import sys
 from importlib.metadata import version
 
-from cli import build, keys, models, score, up
+import argcomplete
+
+from cli import build, keys, models, runs, score, up, versions
 from cli.context import (
     CliError,
     default_data_dir,
@@ -43,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys.add_parser(commands, common)
     build.add_parser(commands, common)
-    score.add_parser(commands, common)
+    score.add_parser(commands, common)  # score, compare, feedback
     models.add_parser(commands, common)
+    versions.add_parser(commands, common)
+    runs.add_parser(commands, common)  # runs, follow
     return parser
 
 
@@ -57,6 +64,7 @@ def migrate_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers a completion request from the shell and exits; else a no-op
     args, extra = parser.parse_known_args(argv)
     # argparse cannot take a multi-word positional after an option (`score h --json some text`); a
     # command that wants the leftover words names the attribute they belong to.

@@ -15,7 +15,8 @@ Decisions where SPEC is silent:
   recorded in the data dir: a start after a crash stops what is still running of the earlier
   stack before it checks its ports.
 - One `assay up` per data dir at a time (a lock file), since two Temporal servers must never
-  share one SQLite file.
+  share one SQLite file. The file is removed when `assay up` ends, refused or stopped, while it still
+  holds the lock; a start re-checks after locking that it locked the file now at that path.
 - The dev key is printed on every start, not only the first: it lives in a file next to the data
   anyway and this is a development stack.
 - Once everything is healthy and the banner is out, the example catalog is seeded in a background
@@ -87,17 +88,19 @@ class StackOptions:
 def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     up = commands.add_parser("up", parents=[common], help="run the whole stack on this machine")
     up.add_argument("--host", default="127.0.0.1", help="address the API, Temporal and its UI bind to")
-    up.add_argument("--api-port", type=int, default=8000)
-    up.add_argument("--temporal-port", type=int, default=7233)
-    up.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port")
+    up.add_argument("--api-port", type=int, default=8000, help="port of the REST API (default 8000)")
+    up.add_argument("--temporal-port", type=int, default=7233,
+                    help="port of Temporal's gRPC front end (default 7233)")
+    up.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port (default 8233)")
     up.add_argument("--temporal-metrics-port", type=int, default=None,
                     help="port of the Temporal server's Prometheus /metrics (default: a free port it picks)")
     up.add_argument("--workers", type=_count(0), default=2, help="worker processes (default 2)")
     up.add_argument("--api-workers", type=_count(1), default=1, help="API server processes (default 1)")
     up.add_argument("--startup-timeout", type=float, default=180.0,
-                    help="seconds to wait for every part to become healthy")
+                    help="seconds to wait for every part to become healthy (default 180)")
     up.add_argument("--stop-grace", type=float, default=30.0,
-                    help="seconds each part gets to stop before it is killed (workers finish running tasks)")
+                    help="seconds each part gets to stop before it is killed (default 30; workers finish "
+                         "running tasks)")
     up.add_argument("--no-examples", dest="seed_examples", action="store_false",
                     help="do not build the example models into the public catalog")
     up.set_defaults(handler=up_command)
@@ -128,23 +131,48 @@ def up_command(args: argparse.Namespace) -> int:
         _check_ports(options)
         return Stack(settings, options).run()
     finally:
-        lock.close()
+        _release_data_dir(lock, settings.data_dir)
 
 
 def _lock_data_dir(data_dir: Path):
-    lock = open(data_dir / LOCK_FILE, "a+")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "unknown"
+    path = data_dir / LOCK_FILE
+    while True:
+        lock = open(path, "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            lock.close()
+            raise CliError(f"another `assay up` (pid {holder}) is already running on data dir {data_dir}") from None
+        if _is_current_file(lock, path):
+            break
+        # The stack that held it ended and removed the file between our open and our lock.
         lock.close()
-        raise CliError(f"another `assay up` (pid {holder}) is already running on data dir {data_dir}") from None
     lock.seek(0)
     lock.truncate()
     lock.write(str(os.getpid()))
     lock.flush()
     return lock
+
+
+def _is_current_file(lock, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(lock.fileno())
+    return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+def _release_data_dir(lock, data_dir: Path) -> None:
+    """Removes the lock file while still holding it, so no one else can be holding it (a start that
+    opened it meanwhile finds it gone after locking and opens the new one)."""
+    try:
+        (data_dir / LOCK_FILE).unlink()
+    except FileNotFoundError:
+        pass
+    lock.close()
 
 
 def _stop_leftovers(data_dir: Path, grace: float) -> None:

@@ -10,6 +10,12 @@ Decisions (the spec is silent on the client):
   `UNSET` sentinel instead, because there an explicit null is meaningful (e.g. a retention policy of
   null means "the defaults").
 - `base_url` is the server root; a trailing `/v1` is tolerated and stripped.
+- A `429 rate_limited` answer is sent again after its `Retry-After` (seconds or an HTTP date; 1 s
+  when absent), as long as the waits of that one call add up to at most `max_retry_wait` (60 s by
+  default); then the 429 is raised. Resending is safe for every method: the limiter refuses a
+  request before any route runs.
+- The server advertises its request body limit in the `X-Max-Body-Bytes` header of every answer;
+  the client keeps the last value seen in `max_body_bytes`, so callers size batches to it.
 """
 
 from __future__ import annotations
@@ -17,15 +23,20 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 
-from client.errors import AssayError, error_from_response
+from client.errors import AssayError, error_from_response, is_assay_response, not_assay_error
 
 USER_AGENT = "assay-client/0.1"
 JSON = "application/json"
+MAX_BODY_HEADER = "x-max-body-bytes"
+DEFAULT_MAX_RETRY_WAIT = 60.0  # seconds one call may spend waiting out 429s before it gives up
+DEFAULT_RETRY_AFTER = 1.0  # a 429 without a usable Retry-After
 
 JsonResult = TypeVar("JsonResult")  # dict for the sync client, Awaitable[dict] for the async one
 TextResult = TypeVar("TextResult")  # str for the sync client, Awaitable[str] for the async one
@@ -96,6 +107,37 @@ def build_request(http: httpx.Client | httpx.AsyncClient, base_url: str, api_key
                               headers=headers, **kwargs)
 
 
+def retry_after_seconds(value: str | None) -> float:
+    """`Retry-After` as seconds to wait: a number of seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return DEFAULT_RETRY_AFTER
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+    return DEFAULT_RETRY_AFTER
+
+
+def retry_delay(response: httpx.Response, waited: float, max_wait: float) -> float | None:
+    """Seconds to wait before sending a rate-limited request again; None when it must not be retried
+    (not a 429, or the wait would take this call past ``max_wait`` seconds in all)."""
+    if response.status_code != 429:
+        return None
+    delay = retry_after_seconds(response.headers.get("retry-after"))
+    return delay if waited + delay <= max_wait else None
+
+
+def advertised_body_limit(response: httpx.Response) -> int | None:
+    value = response.headers.get(MAX_BODY_HEADER, "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def decode_json(response: httpx.Response) -> dict[str, Any]:
     if not response.is_success:
         raise error_from_response(response)
@@ -104,6 +146,8 @@ def decode_json(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError as exc:
+        if not is_assay_response(response):
+            raise not_assay_error(response) from exc
         raise AssayError(response.status_code, "invalid_response", "the server answered with something that "
                          "is not JSON", response.headers.get("x-request-id")) from exc
     return body

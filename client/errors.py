@@ -13,7 +13,9 @@ NO_RESPONSE_STATUS = 0
 class AssayError(Exception):
     """A failed call. `code` is the stable snake_case code from the error envelope; branch on it.
 
-    A body that is not the envelope (a proxy's HTML page, say) still raises, with code `http_<status>`.
+    A body that is not the envelope (a proxy's HTML page, say) still raises, with code `http_<status>`;
+    an answer with neither the envelope nor Assay's `X-Request-Id` header raises `not_assay_api`: the
+    URL points at some other server.
     A transport failure raises with status 0 and code `connection_failed` or `timeout`, so callers need
     one except clause, not two.
     """
@@ -45,6 +47,23 @@ class AssayError(Exception):
         return self.headers.get("retry-after")
 
 
+def is_assay_response(response: httpx.Response) -> bool:
+    """Every answer of an Assay server carries `X-Request-Id` (its middleware adds it)."""
+    return "x-request-id" in response.headers
+
+
+def not_assay_error(response: httpx.Response) -> AssayError:
+    try:
+        server = str(response.request.url.copy_with(path="/", query=None, fragment=None))
+    except RuntimeError:  # a response built without a request
+        server = "the server"
+    return AssayError(response.status_code, "not_assay_api",
+                      f"{server} is not an Assay API (it answered HTTP {response.status_code} without Assay's "
+                      "request id or error envelope); check the server URL",
+                      None, {"status": response.status_code},
+                      {name.lower(): value for name, value in response.headers.items()})
+
+
 def error_from_response(response: httpx.Response) -> AssayError:
     headers = {name.lower(): value for name, value in response.headers.items()}
     request_id = headers.get("x-request-id")
@@ -63,6 +82,8 @@ def error_from_response(response: httpx.Response) -> AssayError:
             details if isinstance(details, dict) else {},
             headers,
         )
+    if request_id is None:
+        return not_assay_error(response)
     snippet = response.text.strip()[:200] or response.reason_phrase or "no body"
     return AssayError(response.status_code, f"http_{response.status_code}", snippet, request_id, {}, headers)
 

@@ -9,6 +9,8 @@ Decisions where the spec is silent:
   longer has are deleted; a sample is identified by (trait, text, quality, source_url), missing ones are
   added in batches, extra ones deleted. So a second push of an unchanged definition writes nothing.
 - Model metadata (description, readme…) of an existing draft is patched to the definition's values.
+- Sample batches fit the body limit the server advertises (`X-Max-Body-Bytes`, learnt from the first
+  answer); a server that does not advertise one gets the definition's default batch size.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class ModelDefinition(Protocol):
 
     def model_fields(self) -> dict[str, Any]: ...
 
-    def sample_batches(self) -> Iterator[list[dict[str, Any]]]: ...
+    def sample_batches(self, *, max_bytes: int | None = None) -> Iterator[list[dict[str, Any]]]: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def push_definition(client: AssayClient, handle: str, definition: ModelDefinitio
         client.create_model(handle, **definition.model_fields())
         client.upsert_traits(handle, definition.traits)
         added = 0
-        for batch in definition.sample_batches():
+        for batch in definition.sample_batches(max_bytes=client.max_body_bytes):
             added += len(client.add_samples(handle, batch)["ids"])
         return PushResult(created=True, state="draft", samples_added=added)
     if model["state"] != "draft":
@@ -85,7 +87,7 @@ def push_definition(client: AssayClient, handle: str, definition: ModelDefinitio
         client.delete_sample(handle, sample_id)
 
     added = 0
-    for batch in definition.sample_batches():  # a subset of a batch stays within the batch limits
+    for batch in definition.sample_batches(max_bytes=client.max_body_bytes):  # a subset of a batch stays within the batch limits
         to_add = []
         for sample in batch:
             if missing[_identity(sample)] > 0:

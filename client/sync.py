@@ -8,7 +8,18 @@ from typing import Any
 
 import httpx
 
-from client.core import Call, Endpoints, build_request, decode_json, decode_text, normalise_base_url, page_items
+from client.core import (
+    DEFAULT_MAX_RETRY_WAIT,
+    Call,
+    Endpoints,
+    advertised_body_limit,
+    build_request,
+    decode_json,
+    decode_text,
+    normalise_base_url,
+    page_items,
+    retry_delay,
+)
 from client.errors import NO_RESPONSE_STATUS, AssayError, error_from_transport
 
 Page = dict[str, Any]
@@ -16,12 +27,16 @@ Page = dict[str, Any]
 
 class AssayClient(Endpoints[dict[str, Any], str]):
     """Pass `transport` to swap httpx's network layer, or a ready `http_client` to share one (the client
-    then leaves closing it to you). Use as a context manager or call `close()`."""
+    then leaves closing it to you). Use as a context manager or call `close()`. A call refused with
+    429 is sent again after `Retry-After` while its waits total at most `max_retry_wait` seconds."""
 
     def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None, http_client: httpx.Client | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, http_client: httpx.Client | None = None,
+                 max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT) -> None:
         self.base_url = normalise_base_url(base_url)
         self.api_key = api_key
+        self.max_retry_wait = max_retry_wait
+        self.max_body_bytes: int | None = None  # the server's advertised body limit, once an answer came
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
 
@@ -37,10 +52,19 @@ class AssayClient(Endpoints[dict[str, Any], str]):
 
     def _send(self, call: Call) -> httpx.Response:
         request = build_request(self._http, self.base_url, self.api_key, call)
-        try:
-            return self._http.send(request)
-        except httpx.TransportError as exc:
-            raise error_from_transport(exc, self.base_url) from exc
+        waited = 0.0
+        while True:
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                raise error_from_transport(exc, self.base_url) from exc
+            self.max_body_bytes = advertised_body_limit(response) or self.max_body_bytes
+            delay = retry_delay(response, waited, self.max_retry_wait)
+            if delay is None:
+                return response
+            response.close()
+            time.sleep(delay)
+            waited += delay
 
     def _json(self, call: Call) -> dict[str, Any]:
         return decode_json(self._send(call))

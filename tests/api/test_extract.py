@@ -44,6 +44,15 @@ async def test_extract_without_allowlist_refuses_the_local_server(http, local_si
     assert error["details"]["reason"] == "address_not_allowed"
 
 
+async def test_a_refused_private_address_names_the_allow_setting_and_entry(http, local_site, owner):
+    response = await http.post("/v1/extract", json={"url": local_site.url("/article")}, headers=owner["headers"])
+
+    details = response.json()["error"]["details"]
+    assert details["allow_setting"] == "ASSAY_FETCH_ALLOW"
+    assert details["allow_entry"] == local_site.allow_entry
+    assert f"'{local_site.allow_entry}' to the server's ASSAY_FETCH_ALLOW" in response.json()["error"]["message"]
+
+
 async def test_extract_missing_url_is_a_validation_error(http, owner):
     response = await http.post("/v1/extract", json={}, headers=owner["headers"])
     assert response.status_code == 422

@@ -74,7 +74,11 @@ def test_a_good_file_becomes_rest_inputs(tmp_path):
     assert spec.effort == "medium" and not spec.discover
     assert spec.model_fields() == {"description": "Tone of replies"}
     assert spec.pole_counts() == {"warmth": (1, 1), "clarity_and_simplicity": (1, 1)}
-    assert spec.warnings() == []
+    # One sample per pole parses, and is flagged as too few to trust.
+    assert [w.split(";")[0] for w in spec.warnings()] == [
+        "trait 'warmth' has 1 positive and 1 negative samples",
+        "trait 'clarity_and_simplicity' has 1 positive and 1 negative samples"]
+    assert all("fewer than 10 on a pole" in w for w in spec.warnings())
 
 
 def test_a_mapping_routes_fields_to_traits_and_ignores_the_rest(tmp_path):

@@ -162,6 +162,7 @@ def test_taken_api_port_fails_fast_and_starts_nothing(data_dir):
     assert str(taken) in result.stderr and "API" in result.stderr
     assert stack_processes(data_dir) == set()
     assert not (data_dir / "temporal.db").exists()
+    assert not (data_dir / "up.lock").exists()  # a refused start leaves no lock file behind
 
 
 def _parent(pid: int) -> int | None:

@@ -8,8 +8,8 @@ import pytest
 from client import AssayClient, AssayError, AsyncAssayClient
 
 
-def client_answering(handler) -> AssayClient:
-    return AssayClient("http://assay.test", "sk-test", transport=httpx.MockTransport(handler))
+def client_answering(handler, **options) -> AssayClient:
+    return AssayClient("http://assay.test", "sk-test", transport=httpx.MockTransport(handler), **options)
 
 
 def test_envelope_fields_reach_the_exception():
@@ -50,11 +50,20 @@ def test_a_body_that_is_not_the_envelope_still_raises_with_an_http_code():
 
 def test_json_without_an_error_object_is_not_mistaken_for_the_envelope():
     def handler(request):
-        return httpx.Response(404, json={"detail": "Not Found"})
+        return httpx.Response(404, json={"detail": "Not Found"}, headers={"X-Request-Id": "req_1"})
 
     with client_answering(handler) as client, pytest.raises(AssayError) as caught:
         client.get_model("acme.tone")
     assert caught.value.code == "http_404"
+
+
+def test_an_answer_without_envelope_or_request_id_is_not_an_assay_api():
+    def handler(request):
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    with client_answering(handler) as client, pytest.raises(AssayError) as caught:
+        client.get_model("acme.tone")
+    assert (caught.value.status, caught.value.code) == (404, "not_assay_api")
 
 
 def test_retry_after_is_exposed_on_rate_limits():
@@ -62,7 +71,8 @@ def test_retry_after_is_exposed_on_rate_limits():
         return httpx.Response(429, headers={"Retry-After": "3"}, json={
             "error": {"code": "rate_limited", "message": "Slow down.", "request_id": "r", "details": {}}})
 
-    with client_answering(handler) as client, pytest.raises(AssayError) as caught:
+    # No retry budget: the 429 is raised at once.
+    with client_answering(handler, max_retry_wait=0) as client, pytest.raises(AssayError) as caught:
         client.score("acme.tone", "x")
     assert caught.value.retry_after == "3"
 
