@@ -41,6 +41,7 @@ from engine.snapshot import EmbedderMismatch, Snapshot
 from store import catalog
 from store import versions as version_store
 from store.tables import Model, Version
+from contracts.states import ModelState
 
 SCORER_CACHE_ENTRIES = 256
 DEFAULT_SCORER_CACHE_BYTES = 128 * 1024 * 1024
@@ -136,7 +137,7 @@ def model_not_ready(model: Model) -> ApiError:
 
 
 def require_scorable(model: Model, handle: Handle) -> None:
-    if model.state == "archived":
+    if model.state == ModelState.ARCHIVED:
         raise model_archived()
     if handle.pin is None and model.active_version_id is None:
         raise model_not_ready(model)

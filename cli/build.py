@@ -40,6 +40,7 @@ from cli.connection import add_connection_options, open_client, report_api_error
 from cli.progress import ProgressBar
 from client import AssayClient, AssayError, push_definition
 from domain.effort import DEFAULT_EFFORT, EFFORTS
+from contracts.states import ModelState
 
 EXIT_FAILED = 1
 EXIT_BAD_FILES = 2
@@ -98,21 +99,21 @@ class Builder:
     # --- the whole build ---------------------------------------------------------------------------
     def run(self) -> BuildResult:
         model = self._get_model()
-        if model is not None and model["state"] == "busy":
+        if model is not None and model["state"] == ModelState.BUSY:
             operation = model.get("last_operation") or {}
             self.reporter.note(f"{self.handle} is busy with a {operation.get('kind', 'run')} run "
                                f"({operation.get('run_id')}); following it.")
             model = self._wait()
-            if model["state"] == "failed":
+            if model["state"] == ModelState.FAILED:
                 raise self._failure(model)
-        if model is None or model["state"] == "draft":
+        if model is None or model["state"] == ModelState.DRAFT:
             return self._build_draft(model)
-        if model["state"] == "archived":
+        if model["state"] == ModelState.ARCHIVED:
             raise BuildFailed("model_archived", f"{self.handle} is archived; archived handles cannot be reused, "
                               "so build under a new handle.")
         self._require_matching_definition(model)
         self._patch_metadata(model)
-        if model["state"] == "failed":
+        if model["state"] == ModelState.FAILED:
             self.reporter.note(f"{self.handle} failed its last training; retrying it.")
             return self._train_and_wait()
         return self._ready(model)
@@ -129,7 +130,7 @@ class Builder:
                 self._discover()
         if not self.train:
             self.reporter.note("Skipping training (--no-train); the draft is ready to train.")
-            return BuildResult(self.handle, "draft", None, self.changed)
+            return BuildResult(self.handle, ModelState.DRAFT, None, self.changed)
         return self._train_and_wait()
 
     def _ready(self, model: dict[str, Any]) -> BuildResult:
@@ -142,7 +143,7 @@ class Builder:
             return self._train_and_wait(reoptimize=True)
         self.reporter.note(f"{self.handle} is already trained and matches the files; nothing changed"
                            if not self.changed else f"{self.handle} is already trained; updated its metadata")
-        return BuildResult(self.handle, "ready", model["version_no"], self.changed, version.get("metrics") or {})
+        return BuildResult(self.handle, ModelState.READY, model["version_no"], self.changed, version.get("metrics") or {})
 
     # --- steps -------------------------------------------------------------------------------------
     def _discover(self) -> None:
@@ -180,10 +181,10 @@ class Builder:
                                    "(paste this id into the Temporal UI to watch it).")
         model = self._wait()
         operation = model.get("last_operation") or {}
-        if model["state"] != "ready" or operation.get("status") not in ("succeeded", None):
+        if model["state"] != ModelState.READY or operation.get("status") not in ("succeeded", None):
             raise self._failure(model)
         version = self._active_version(model)
-        return BuildResult(self.handle, "ready", model["version_no"], self.changed, version.get("metrics") or {})
+        return BuildResult(self.handle, ModelState.READY, model["version_no"], self.changed, version.get("metrics") or {})
 
     # --- comparing the files with the server -------------------------------------------------------
     def definition_differences(self, model: dict[str, Any]) -> list[str]:
@@ -216,7 +217,7 @@ class Builder:
         if not differences:
             return
         listed = "; ".join(differences[:8]) + ("; …" if len(differences) > 8 else "")
-        what = "is already trained" if model["state"] == "ready" else "failed its first training"
+        what = "is already trained" if model["state"] == ModelState.READY else "failed its first training"
         raise BuildFailed("definition_locked", (
             f"{self.handle} {what}, and traits and samples can only change in a draft ({listed}). "
             "Build the changed files under a new handle, e.g. --handle "

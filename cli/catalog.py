@@ -36,6 +36,7 @@ from cli.progress import ProgressBar
 from client import AssayClient, AssayError
 from domain.handles import MODEL_NAME_RE
 from settings import Settings
+from contracts.states import ModelState
 
 CATALOG_KEY_FILE = "catalog-key"
 CATALOG_LOG_FILE = "catalog.log"
@@ -162,7 +163,7 @@ class CatalogSeeder:
             if error.code != "not_found":
                 raise
             current = None
-        if current is not None and current["state"] == "ready":
+        if current is not None and current["state"] == ModelState.READY:
             log(f"{handle} is already ready (v{current['version_no']}); left alone.")
             self.announce(f"Example {handle} is ready (v{current['version_no']}, trained on an earlier start).")
             return

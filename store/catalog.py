@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import runs
 from store.tables import Model, Sample, Trait, Version, utcnow
+from contracts.states import ARCHIVABLE_STATES, ModelState
 
-EDITABLE_STATES = ("draft", "ready", "failed")
+# The states whose metadata may change: no run holds the model and it is not archived.
+EDITABLE_STATES = ARCHIVABLE_STATES
 
 
 class HandleTaken(Exception):
@@ -41,7 +43,7 @@ async def list_models(
         return []
     query = select(Model).where(Model.namespace.in_(list(namespaces)))
     if state is None:
-        query = query.where(Model.state != "archived")
+        query = query.where(Model.state != ModelState.ARCHIVED)
     else:
         query = query.where(Model.state == state)
     if kind is not None:
@@ -65,7 +67,7 @@ async def handle_in_use(session: AsyncSession, handle: str) -> bool:
 async def insert_model(session: AsyncSession, **fields) -> Model:
     """Adds a draft model; raises HandleTaken if a concurrent create won the handle."""
     now = utcnow()
-    model = Model(state="draft", created_at=now, updated_at=now, **fields)
+    model = Model(state=ModelState.DRAFT, created_at=now, updated_at=now, **fields)
     session.add(model)
     try:
         await session.flush()
@@ -105,14 +107,14 @@ async def claim_for_feedback(session: AsyncSession, model_id: int) -> None:
     """
     result = await session.execute(
         update(Model)
-        .where(Model.id == model_id, Model.zero_data_retention.is_(False), Model.state != "archived")
+        .where(Model.id == model_id, Model.zero_data_retention.is_(False), Model.state != ModelState.ARCHIVED)
         .values(zero_data_retention=False)  # a no-op write that takes the row (or SQLite's write) lock
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:
         return
     state = await session.scalar(select(Model.state).where(Model.id == model_id))
-    raise FeedbackRefused("archived" if state in ("archived", None) else "zero_data_retention")
+    raise FeedbackRefused("archived" if state in (ModelState.ARCHIVED, None) else "zero_data_retention")
 
 
 async def archive_model(session: AsyncSession, model_id: int) -> str | None:

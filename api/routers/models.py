@@ -33,10 +33,11 @@ from api.schemas.models import (
     DeleteResponse,
     ModelDetail,
     ModelPage,
-    ModelState,
+    ModelStateName,
     UpdateModelRequest,
 )
 from api.views import model_detail, model_details
+from contracts.states import DRAFT_ONLY, ModelState
 from domain.handles import NAMESPACE_RE
 from store import catalog
 from store.tables import Model
@@ -48,9 +49,9 @@ NON_NULLABLE_PATCH_FIELDS = ("description", "scoring_method", "max_depth", "zero
 
 
 def conflict_for_state(state: str, *, draft_only: bool) -> ApiError:
-    if state == "archived":
+    if state == ModelState.ARCHIVED:
         return model_archived()
-    if state == "busy":
+    if state == ModelState.BUSY:
         return ApiError(409, "model_busy", "An operation is running on this model; retry once it has finished.")
     if state == "missing":
         return ApiError(404, "not_found", "No such model.")
@@ -67,7 +68,7 @@ async def begin_edit(session: AsyncSession, model: Model, *, draft_only: bool) -
     wrote cannot be upgraded to a write, and on PostgreSQL the claim must see the committed state.
     """
     await session.commit()
-    allowed: Collection[str] = ("draft",) if draft_only else catalog.EDITABLE_STATES
+    allowed: Collection[str] = DRAFT_ONLY if draft_only else catalog.EDITABLE_STATES
     refused = await catalog.claim_for_edit(session, model.id, allowed)
     if refused is not None:
         await session.rollback()
@@ -83,7 +84,7 @@ async def list_models(
     limit: int = Query(50, ge=1, le=250, description="Page size, 1 to 250."),
     cursor: str | None = Query(None, description="`next_cursor` from the previous page."),
     namespace: str | None = Query(None, description="Namespace to list; the public catalog when left out."),
-    state: ModelState | None = Query(None, description="Only models in this state; archived ones appear only here."),
+    state: ModelStateName | None = Query(None, description="Only models in this state; archived ones appear only here."),
     # No NUL: PostgreSQL cannot compare text holding it (a 500), so it is a 422 here as on SQLite.
     kind: str | None = Query(None, pattern=r"^[^\x00]*$", description="Only models of this kind."),
 ) -> dict:

@@ -29,6 +29,7 @@ from api.views import iso
 from domain.handles import TAG_RE, version_number
 from store import versions as version_store
 from store.tables import Model, Version
+from contracts.states import ModelState
 
 router = APIRouter(tags=["versions"])
 
@@ -55,7 +56,7 @@ def _check_tag_name(name: str) -> None:
 
 
 def _require_not_archived(model: Model) -> None:
-    if model.state == "archived":
+    if model.state == ModelState.ARCHIVED:
         raise model_archived()
 
 

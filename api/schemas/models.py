@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from contracts.states import ModelState
+
 # Strict: a JSON string is never quietly turned into a number or a boolean.
 REQUEST_CONFIG = ConfigDict(extra="forbid", strict=True)
 
@@ -41,7 +43,9 @@ class RequestModel(BaseModel):
         return value if info.field_name == "handle" else refuse_nul(value)
 
 
-ModelState = Literal["draft", "busy", "ready", "failed", "archived"]
+# The wire type of a model's state: the words of contracts.states.ModelState, as a plain string enum
+# (an Enum type would add a schema component the reference API does not have).
+ModelStateName = Literal[tuple(state.value for state in ModelState)]
 
 
 class RetentionPolicy(RequestModel):
@@ -95,7 +99,7 @@ class ModelDetail(BaseModel):
     handle: str = Field(..., description="The model's address, `<namespace>.<name>`.")
     description: str = ""
     scoring_method: str
-    state: ModelState = Field(..., description="Where the model is in its lifecycle.")
+    state: ModelStateName = Field(..., description="Where the model is in its lifecycle.")
     kind: str = "scoring"
     traits: list[str] = Field(default_factory=list, description="Trait names, oldest first.")
     current_version_id: int | None = Field(None, description="Row id of the version that serves scores.")
