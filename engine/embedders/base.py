@@ -37,6 +37,17 @@ class Embedder(Protocol):
     def split_windows(self, text: str, max_tokens: int) -> list[tuple[str, int]]: ...
 
 
+def embed_each(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """``embed_many`` for backends that embed one text at a time: rows in input order.
+
+    Each text is its own inference, so a text's vector never depends on what it was batched with
+    (padding in a shared batch could change the last bits, and scores must be a function of the text)."""
+    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    for row, text in enumerate(texts):
+        out[row] = embedder.embed(text)
+    return out
+
+
 def l2_normalise(vector: np.ndarray) -> np.ndarray:
     """Unit-length float32 copy; the norm is a numpy pairwise sum (never BLAS) so it is thread-safe-deterministic."""
     v = np.asarray(vector, dtype=np.float64)

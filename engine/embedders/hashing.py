@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 
-from engine.embedders.base import l2_normalise, split_by_word_spans
+from engine.embedders.base import embed_each, l2_normalise, split_by_word_spans
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SPECIAL_TOKENS = 2  # counted like an encoder's begin/end markers so window budgets behave alike
@@ -39,10 +39,7 @@ class HashingEmbedder:
         return l2_normalise(hashed_features(text, self.dim))
 
     def embed_many(self, texts: list[str]) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            out[row] = self.embed(text)
-        return out
+        return embed_each(self, texts)
 
     def count_tokens(self, text: str) -> int:
         return len(text.split()) + _SPECIAL_TOKENS

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.embedders.base import EmbedderError, ModelIntegrityError, l2_normalise
+from engine.embedders.base import EmbedderError, ModelIntegrityError, embed_each, l2_normalise
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
@@ -100,10 +100,7 @@ class MiniLMEmbedder:
         return self._run(self._truncating.encode(text).ids)
 
     def embed_many(self, texts: list[str]) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            out[row] = self.embed(text)
-        return out
+        return embed_each(self, texts)
 
     def count_tokens(self, text: str) -> int:
         return len(self._full.encode(text).ids)

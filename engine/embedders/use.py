@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.embedders.base import EmbedderError, ModelIntegrityError, l2_normalise, split_by_word_spans
+from engine.embedders.base import EmbedderError, ModelIntegrityError, embed_each, l2_normalise, split_by_word_spans
 
 WEIGHTS_SHA256 = "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9"
 SENTENCEPIECE_SHA256 = "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9"
@@ -51,10 +51,7 @@ class USEEmbedder:
         return l2_normalise(self._model.encode([text])[0])
 
     def embed_many(self, texts: list[str]) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            out[row] = self.embed(text)
-        return out
+        return embed_each(self, texts)
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_bos=True, add_eos=True))
