@@ -33,11 +33,13 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from cli.authoring import AuthoringError, ModelSpec, load_model_spec
-from cli.connection import add_connection_options, open_client, report_api_error
+from cli.connection import add_connection_options, open_client, report_api_error, server_url
 from cli.progress import ProgressBar
+from cli.stack import recorded_url, recorded_workflows_url
 from client import AssayClient, AssayError, push_definition
 from domain.effort import DEFAULT_EFFORT, EFFORTS
 from contracts.states import ModelState
@@ -84,8 +86,9 @@ def _sample_identity(sample: dict[str, Any]) -> tuple:
 class Builder:
     def __init__(self, client: AssayClient, handle: str, spec: ModelSpec, reporter: Reporter, *,
                  effort: str | None = None, train: bool = True, timeout: float = DEFAULT_TIMEOUT,
-                 poll_interval: float = POLL_INTERVAL) -> None:
+                 poll_interval: float = POLL_INTERVAL, workflows_url: str | None = None) -> None:
         self.client = client
+        self.workflows_url = workflows_url  # the Temporal UI's workflow list, when known
         self.handle = handle
         self.spec = spec
         self.reporter = reporter
@@ -149,7 +152,7 @@ class Builder:
     def _discover(self) -> None:
         try:
             started = self.client.discover_traits(self.handle, effort=self.effort)
-            self.reporter.note(f"Discovering traits: run {started['run_id']}.")
+            self.reporter.note(f"Discovering traits: run {started['run_id']}.{self._watch(started['run_id'])}")
             self.changed = True
         except AssayError as error:
             if error.code != "run_exists":
@@ -177,14 +180,19 @@ class Builder:
         else:
             if started.get("run_id"):
                 self.changed = True
-                self.reporter.note(f"Training started: run {started['run_id']} "
-                                   "(paste this id into the Temporal UI to watch it).")
+                self.reporter.note(f"Training started: run {started['run_id']}.{self._watch(started['run_id'])}")
         model = self._wait()
         operation = model.get("last_operation") or {}
         if model["state"] != ModelState.READY or operation.get("status") not in ("succeeded", None):
             raise self._failure(model)
         version = self._active_version(model)
         return BuildResult(self.handle, ModelState.READY, model["version_no"], self.changed, version.get("metrics") or {})
+
+    def _watch(self, run_id: str) -> str:
+        """Where to watch a run: its Temporal UI page (the workflow id is the run id)."""
+        if self.workflows_url:
+            return f"\n  Watch it in the Temporal UI: {self.workflows_url}/{run_id}"
+        return " It is the run's Workflow ID in the Temporal UI."
 
     # --- comparing the files with the server -------------------------------------------------------
     def definition_differences(self, model: dict[str, Any]) -> list[str]:
@@ -338,7 +346,7 @@ def build_command(args: argparse.Namespace) -> int:
         reporter.note(f"warning: {warning}")
     with open_client(args) as client:
         builder = Builder(client, args.handle, spec, reporter, effort=args.effort, train=not args.no_train,
-                          timeout=args.timeout)
+                          timeout=args.timeout, workflows_url=_workflows_url(args))
         try:
             result = builder.run()
         except AssayError as error:
@@ -353,3 +361,9 @@ def build_command(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
     print(format_result(result), flush=True)
     return 0
+
+
+def _workflows_url(args: argparse.Namespace) -> str | None:
+    """The Temporal UI of the data dir's running `assay up`, if that stack is the server we talk to."""
+    data_dir = Path(args.data_dir).expanduser()
+    return recorded_workflows_url(data_dir) if server_url(args) == recorded_url(data_dir) else None

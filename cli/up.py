@@ -38,7 +38,7 @@ from pathlib import Path
 from cli import probes
 from cli.catalog import CatalogSeeder
 from cli.context import CliError, assay_command, display_url, ensure_schema, load_settings, note
-from cli.stack import DEFAULT_DATA_DIR, LOCK_FILE, record_url
+from cli.stack import DEFAULT_DATA_DIR, LOCK_FILE, record_url, record_workflows_url
 from cli.devkey import DEV_NAMESPACE, dev_key_path, ensure_dev_key
 from cli.processes import Child, stop_in_order
 from cli.supervisor import PidRecord, RestartPolicy, RestartTracker, identify, stop_leftovers
@@ -83,6 +83,10 @@ class StackOptions:
     @property
     def api_url(self) -> str:
         return f"http://{self.client_host}:{self.api_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.client_host}:{self.ui_port}"
 
 
 def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -264,6 +268,9 @@ class Stack:
         self._wait_until(lambda: probes.http_ok(f"{self.options.api_url}/v1/health"),
                          "the API health check to pass", deadline)
         record_url(self.settings.data_dir, self.options.api_url)  # client commands find the API here
+        # `assay build` links the runs it starts to their Temporal UI page.
+        record_workflows_url(self.settings.data_dir,
+                             f"{self.options.ui_url}/namespaces/{self.settings.temporal_namespace}/workflows")
         return secret
 
     def _supervise(self) -> int:
@@ -412,7 +419,7 @@ class Stack:
 
     def _print_banner(self, secret: str) -> None:
         url = self.options.api_url
-        ui = f"http://{self.options.client_host}:{self.options.ui_port}"
+        ui = self.options.ui_url
         lines = [
             "Assay is up.",
             f"  API          {url}/v1",
