@@ -14,11 +14,17 @@ How the README's commands reach the test's stack:
 
 ASSAY_TEST_README_REWRITE=1 writes the printed output into the README's `output` blocks instead
 of comparing them.
+
+The sample output was recorded on a CPU with AVX-512 VNNI. MiniLM runs int8, and its kernels round
+differently without VNNI, so a score may move by a point or two there: on such a CPU the output must
+have the same lines, traits and shape, with every number within NUMBER_TOLERANCE. On a VNNI CPU it
+must match byte for byte, as scoring promises on one machine.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -37,6 +43,32 @@ EXAMPLES_WAIT = 300  # seconds; the examples train in the background after the b
 BLOCK_TIMEOUT = 300
 REWRITE = os.environ.get("ASSAY_TEST_README_REWRITE") == "1"
 PRELUDE = 'curl() { command curl --silent --show-error --fail-with-body "$@"; }\n'
+RECORDED_WITH = "avx512_vnni"
+NUMBER_TOLERANCE = 3
+_NUMBER = re.compile(r"\d+")
+# The drawn parts of a score line (bar cells, confidence dots, tier word) follow the number.
+_DRAWN = re.compile(r"[█░●○]+|\b(Strong|Solid|Developing|Weak)\b")
+
+
+def same_kernel_as_the_recording() -> bool:
+    return RECORDED_WITH in Path("/proc/cpuinfo").read_text()
+
+
+def matches(expected: str, printed: str) -> bool:
+    """The README's output block against what was printed (see the module docstring)."""
+    if expected == printed or same_kernel_as_the_recording():
+        return expected == printed
+    pairs = list(zip(expected.splitlines(), printed.splitlines()))
+    if len(pairs) != len(expected.splitlines()) or len(pairs) != len(printed.splitlines()):
+        return False
+    for want, got in pairs:
+        shape = [_NUMBER.sub("N", _DRAWN.sub("", line)).split() for line in (want, got)]
+        numbers = [[int(n) for n in _NUMBER.findall(_DRAWN.sub("", line))] for line in (want, got)]
+        if shape[0] != shape[1] or any(abs(a - b) > NUMBER_TOLERANCE for a, b in zip(*numbers)):
+            return False
+    return True
+
+
 # The commit the README's `git log -1 --format=%B | … score … -` example reads.
 COMMIT_MESSAGE = "Fix race in worker shutdown"
 
@@ -80,7 +112,7 @@ def test_readme_commands_run_in_order_and_print_the_sample_output(project):
         README.write_text(with_outputs(text, printed))
         return
     stale = [f"README line {block.line}: expected\n{block.body}\nbut the command printed\n{output}"
-             for block, output in printed.items() if output != block.body]
+             for block, output in printed.items() if not matches(block.body, output)]
     assert not stale, "\n\n".join(stale) + "\n\n(ASSAY_TEST_README_REWRITE=1 rewrites the README's output blocks)"
 
 
@@ -119,3 +151,15 @@ def test_output_blocks_are_rewritten_in_place():
     run, output = readme_blocks(text)
     assert (run.action, run.body, output.action, output.body) == ("run", "echo hi", "output", "old\nlines")
     assert with_outputs(text, {output: "hi"}) == text.replace("old\nlines", "hi")
+
+
+def test_off_kernel_comparison_allows_a_point_but_not_another_trait():
+    expected = "specificity        ██████████████████░░   91  ●●●       Solid\nComposite   88  ●●●"
+    nudged = "specificity        ██████████████████░░   90  ●●●       Solid\nComposite   87  ●●●"
+    renamed = "specifics          ██████████████████░░   91  ●●●       Solid\nComposite   88  ●●●"
+    far = "specificity        ██████████░░░░░░░░░░   51  ●●○  Developing\nComposite   70  ●●●"
+    if same_kernel_as_the_recording():
+        assert not matches(expected, nudged)
+    else:
+        assert matches(expected, nudged)
+    assert not matches(expected, renamed) and not matches(expected, far)
