@@ -31,6 +31,7 @@ class RequestContextMiddleware:
     def __init__(self, app, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.advertised_limit = (b"x-max-body-bytes", str(max_body_bytes).encode())
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -39,7 +40,7 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
-        added = [(b"x-request-id", request_id.encode()), (b"x-max-body-bytes", str(self.max_body_bytes).encode())]
+        added = [(b"x-request-id", request_id.encode()), self.advertised_limit]
         started = False
 
         async def send_with_id(message):

@@ -33,15 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import ApiError, model_archived, not_found, validation_error
 from api.observability import SCORER_CACHE_BYTES, SCORER_CACHE_VERSIONS
 from api.run_control import signal_retrain
-from engine.embedders import get_embedder
-from engine.scorer import Scorer, UnknownTrait
+from contracts.states import ModelState
 from domain.handles import Handle, version_number
 from domain.labels import InvalidLabel, parse_quality
+from engine.embedders import get_embedder
+from engine.scorer import Scorer, UnknownTrait
 from engine.snapshot import EmbedderMismatch, Snapshot
 from store import catalog
 from store import versions as version_store
 from store.tables import Model, Version
-from contracts.states import ModelState
 
 SCORER_CACHE_ENTRIES = 256
 DEFAULT_SCORER_CACHE_BYTES = 128 * 1024 * 1024

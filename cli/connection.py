@@ -35,13 +35,19 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
                         help="API key (env ASSAY_API_KEY; falls back to <data-dir>/dev-key)")
 
 
+def command_settings(args: argparse.Namespace):
+    """The command's settings, read (environment and `.env`) once however many lookups need them."""
+    if getattr(args, "client_settings", None) is None:
+        args.client_settings = load_settings(args.data_dir)
+    return args.client_settings
+
+
 def server_url(args: argparse.Namespace) -> str:
-    return (args.url or load_settings(args.data_dir).url or recorded_url(Path(args.data_dir).expanduser())
-            or DEFAULT_URL)
+    return args.url or command_settings(args).url or recorded_url(Path(args.data_dir).expanduser()) or DEFAULT_URL
 
 
 def api_key(args: argparse.Namespace) -> str:
-    key = args.key or load_settings(args.data_dir).api_key
+    key = args.key or command_settings(args).api_key
     if key:
         return key.strip()
     dev_key = Path(args.data_dir).expanduser() / DEV_KEY_FILE

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli.connection import add_connection_options, api_key, open_client, report_api_error
-from cli.context import database_exists, load_settings, note, run_with_session
+from cli.connection import add_connection_options, api_key, command_settings, open_client, report_api_error
+from cli.context import database_exists, note, run_with_session
 from client import AssayError
 from contracts.states import ModelState
 from store import keys as key_store
@@ -55,7 +55,7 @@ def format_table(models: list[dict[str, Any]]) -> str:
 def own_namespaces(args: argparse.Namespace) -> list[str] | None:
     """The namespaces the key owns, by the data dir's database; None when that database does not
     know the key (or there is none)."""
-    settings = load_settings(args.data_dir)
+    settings = command_settings(args)
     secret = api_key(args)
     try:
         if not database_exists(settings):

@@ -14,9 +14,9 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.states import ARCHIVABLE_STATES, ModelState
 from store import runs
 from store.tables import Model, Sample, Trait, Version, utcnow
-from contracts.states import ARCHIVABLE_STATES, ModelState
 
 # The states whose metadata may change: no run holds the model and it is not archived.
 EDITABLE_STATES = ARCHIVABLE_STATES
@@ -124,8 +124,8 @@ async def archive_model(session: AsyncSession, model_id: int) -> str | None:
 
 
 async def purge_samples(session: AsyncSession, model_id: int) -> int:
-    result = await session.execute(delete(Sample).where(Sample.model_id == model_id))
-    return result.rowcount or 0
+    """ZDR switched on: the same purge as at every training completion (store.runs)."""
+    return await session.run_sync(lambda sync_session: runs.purge_samples(sync_session, model_id))
 
 
 async def trait_names_by_model(session: AsyncSession, model_ids: Sequence[int]) -> dict[int, list[str]]:
