@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     url: str | None = Field(None, description="Assay API URL for client commands; default: the running stack's")
     api_key: str | None = Field(None, description="API key for client commands; default: the data dir's dev key")
     metrics_token: str | None = Field(None, description="Bearer token /metrics requires; unset leaves it open")
+    # Webhook retries (SPEC §9.4): seconds to wait after each failed attempt, the last one repeating,
+    # until this many seconds after the first attempt. Shorter schedules are for tests.
+    webhook_retry_delays: str = Field("1,5,30,120,600,3600", description="Comma-separated seconds")
+    webhook_give_up_after: float = Field(86400.0, gt=0, description="Seconds after the first attempt")
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":
@@ -72,6 +76,10 @@ class Settings(BaseSettings):
     @property
     def fetch_allow_list(self) -> list[str]:
         return [n.strip().lower() for n in self.fetch_allow.split(",") if n.strip()]
+
+    @property
+    def webhook_retry_delay_list(self) -> list[float]:
+        return [float(n) for n in self.webhook_retry_delays.split(",") if n.strip()]
 
     @property
     def resolved_database_url(self) -> str:

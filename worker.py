@@ -9,6 +9,7 @@ exits 0. An activity that does not finish in time is retried on another worker.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import sys
@@ -23,6 +24,7 @@ from activities.progress import HEARTBEAT_FLUSH
 from engine.heap import release_large_allocations
 from settings import Settings, get_settings
 from workflows.registry import ALL_WORKFLOWS
+from workflows.webhooks import start_deliveries
 
 log = logging.getLogger("assay.worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -32,9 +34,15 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps, *, task
                  activity_executor: ThreadPoolExecutor | None = None) -> Worker:
     """A worker with every workflow and activity; sync activities run on ``activity_executor``."""
     concurrency = max(1, settings.worker_concurrency)
+    queue = task_queue or settings.task_queue
+    # Activities publish webhook events through this client, on this (the worker's) event loop.
+    deps.start_deliveries = functools.partial(
+        start_deliveries, client, queue, settings.webhook_retry_delay_list, settings.webhook_give_up_after,
+        timedelta(seconds=settings.temporal_rpc_timeout))
+    deps.worker_loop = asyncio.get_running_loop()
     return Worker(
         client,
-        task_queue=task_queue or settings.task_queue,
+        task_queue=queue,
         workflows=ALL_WORKFLOWS,
         activities=all_activities(deps),
         activity_executor=activity_executor or ThreadPoolExecutor(concurrency + 4, "assay-activity"),

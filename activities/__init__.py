@@ -6,6 +6,7 @@ from activities.authoring import AuthoringActivities
 from activities.deps import ActivityDeps
 from activities.lifecycle import LifecycleActivities
 from activities.training import TrainingActivities
+from activities.webhooks import WebhookActivities
 
 
 def all_activities(deps: ActivityDeps) -> list:
@@ -22,6 +23,7 @@ def all_activities(deps: ActivityDeps) -> list:
         lifecycle.begin_retrain,
         authoring.discover_traits,
         authoring.synthesize_samples,
+        WebhookActivities(deps).deliver,
     ]
 
 

@@ -16,6 +16,7 @@ from temporalio import activity
 from activities.deps import ActivityDeps
 from activities.progress import ProgressSink, run_reporting
 from activities.training import user_fault
+from activities.webhooks import publish, run_events
 from contracts.payloads import AuthoringInput, AuthoringResult
 from contracts.states import OPEN_STATUSES, RunStatus
 from engine.cache import embed_with_cache
@@ -52,15 +53,24 @@ class AuthoringActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self.deps = deps
 
+    def _finished_before(self, run_id: str) -> AuthoringResult | None:
+        """The result of a retry after the commit, whose end is announced again (deliveries are
+        deduplicated); None when the work is still to do."""
+        with self.deps.transaction() as session:
+            done = _already_done(session, run_id)
+            events = run_events(session, run_id) if done is not None else []
+        publish(self.deps, events)
+        return done
+
     @activity.defn(name="discover_traits")
     async def discover_traits(self, inp: AuthoringInput) -> AuthoringResult:
         sink = ProgressSink("discover", "embedding samples")
         return await run_reporting(self.deps, inp.run_id, sink, self._discover, inp, sink)
 
     def _discover(self, inp: AuthoringInput, sink: ProgressSink) -> AuthoringResult:
+        if (done := self._finished_before(inp.run_id)) is not None:
+            return done
         with self.deps.transaction() as session:
-            if (done := _already_done(session, inp.run_id)) is not None:
-                return done
             traits, rows = drafts.draft_definition(session, inp.model_id)
             key_of = {t.id: t.key for t in traits}
         extrinsic = [(t.key, t.name, t.positive_label, t.negative_label) for t in traits if t.kind != "intrinsic"]
@@ -75,6 +85,8 @@ class AuthoringActivities:
         with self.deps.transaction() as session:
             added = drafts.attach_discovered(session, inp.model_id, found)
             _finish(session, inp.run_id, added)
+            events = run_events(session, inp.run_id)
+        publish(self.deps, events)
         return AuthoringResult(inp.run_id, added)
 
     @activity.defn(name="synthesize_samples")
@@ -83,9 +95,9 @@ class AuthoringActivities:
         return await run_reporting(self.deps, inp.run_id, sink, self._synthesize, inp)
 
     def _synthesize(self, inp: AuthoringInput) -> AuthoringResult:
+        if (done := self._finished_before(inp.run_id)) is not None:
+            return done
         with self.deps.transaction() as session:
-            if (done := _already_done(session, inp.run_id)) is not None:
-                return done
             traits, rows = drafts.draft_definition(session, inp.model_id)
             key_of = {t.id: t.key for t in traits}
         settings = self.deps.settings
@@ -103,4 +115,6 @@ class AuthoringActivities:
         with self.deps.transaction() as session:
             added = drafts.add_synthesized(session, inp.model_id, {t.key: t.id for t in traits}, generated)
             _finish(session, inp.run_id, added)
+            events = run_events(session, inp.run_id)
+        publish(self.deps, events)
         return AuthoringResult(inp.run_id, added)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -20,6 +21,10 @@ class ActivityDeps:
     engine: Engine
     # Fitting, discovery and synthesis run here so the worker's event loop keeps heartbeating.
     cpu_executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "assay-cpu"))
+    # Set by the worker: starts webhook deliveries on the worker's event loop, where its Temporal
+    # client lives (sync activities run in threads; see activities.webhooks.publish).
+    start_deliveries: Callable[..., Awaitable[Any]] | None = None
+    worker_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ActivityDeps":

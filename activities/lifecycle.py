@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from activities.training import user_fault
+from activities.webhooks import publish, run_events
 from contracts.payloads import (
     BeginRetrainInput,
     BeginRetrainResult,
@@ -38,6 +39,8 @@ class LifecycleActivities:
     def finalize_failure(self, inp: FailureInput) -> FinalizeResult:
         with self.deps.transaction() as session:
             changed = runs.fail_run(session, inp.run_id, inp.code, inp.message, inp.status)
+            events = run_events(session, inp.run_id)
+        publish(self.deps, events)  # also on a retry that finds the run closed: deliveries are deduplicated
         return FinalizeResult(inp.run_id, changed)
 
     @activity.defn(name="buffered_feedback")

@@ -17,6 +17,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from activities.progress import ProgressSink, run_reporting
+from activities.webhooks import publish as publish_events
+from activities.webhooks import run_events
 from contracts.payloads import EmbedResult, FitInput, FitResult, PublishResult, RunRef
 from contracts.states import OperationKind
 from engine.effort import InvalidConfig, UnknownEffort
@@ -117,6 +119,8 @@ class TrainingActivities:
         try:
             with self.deps.transaction() as session:
                 published = publish(session, ref.run_id)
+                events = run_events(session, ref.run_id, published.activated)
         except PublishRefused as exc:
             raise user_fault(exc.code, exc.message) from None
+        publish_events(self.deps, events)  # after the commit; a retry publishes the same events again
         return PublishResult(ref.run_id, published.version_id, published.version_no, published.activated)

@@ -144,7 +144,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             raise FetchError("dns_failed", f"Host '{host}' has no address.", host=host)
         return addresses
 
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    async def checked_addresses(self, host: str, port: int) -> list[str]:
+        """The host's addresses, or FetchError unless all are public (or the host is allowlisted)."""
         addresses = await self.resolve(host, port)
         if not is_allowlisted(host, port, self._allow):
             refused = [a for a in addresses if not is_public_address(a)]
@@ -156,6 +157,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                                  f"'{entry}' to the server's {FETCH_ALLOW_SETTING}.",
                                  host=host, address=refused[0], allow_setting=FETCH_ALLOW_SETTING,
                                  allow_entry=entry)
+        return addresses
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        addresses = await self.checked_addresses(host, port)
         last_error: Exception | None = None
         for address in addresses:
             try:
@@ -173,7 +178,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def _parse_url(raw: str) -> httpx.URL:
+def parse_http_url(raw: str) -> httpx.URL:
+    """An http(s) URL with a host, or FetchError (invalid_url, scheme_not_allowed)."""
     try:
         url = httpx.URL(raw.strip())
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -227,7 +233,7 @@ async def _download(pool: httpcore.AsyncConnectionPool, start: httpx.URL) -> tup
                 if not location:
                     raise FetchError("http_status", "A redirect came without a Location.",
                                      status=response.status)
-                url = _parse_url(str(url.join(location)))
+                url = parse_http_url(str(url.join(location)))
                 continue
             if response.status >= 400:
                 raise FetchError("http_status", f"The server answered {response.status}.",
@@ -316,10 +322,20 @@ async def _fetch(start: httpx.URL, allow: Iterable[str]) -> _Body:
         await pool.aclose()
 
 
+async def check_target(raw_url: str, allow: Iterable[str]) -> httpx.URL:
+    """The parsed URL if every address its host resolves to now may be contacted (the rules of a
+    fetch); FetchError otherwise. Connections still go through ``GuardedBackend``, which checks
+    again, so an answer that changes later (DNS rebinding) is caught there."""
+    url = parse_http_url(raw_url)
+    with anyio.fail_after(FETCH_TIMEOUT_SECONDS):
+        await GuardedBackend(allow).checked_addresses(url.host, url.port or (443 if url.scheme == "https" else 80))
+    return url
+
+
 async def fetch_readable(raw_url: str, allow: Iterable[str]) -> FetchedContent:
     """Fetch ``raw_url`` safely and return its readable text (truncated to 50 KB), all within
     ``FETCH_TIMEOUT_SECONDS``."""
-    start = _parse_url(raw_url)
+    start = parse_http_url(raw_url)
     fetched_at = datetime.now(timezone.utc)
     try:
         with anyio.fail_after(FETCH_TIMEOUT_SECONDS):

@@ -169,3 +169,46 @@ class ProgressReport:
     heartbeats); the handler stays because histories of older runs contain these signals."""
 
     progress: Progress = field(default_factory=Progress)
+
+
+# Webhook delivery (SPEC §9.4). The production schedule is the default so old histories and tests
+# that shorten it agree on the field; the secret never travels (the activity reads it from the store).
+PRODUCTION_RETRY_DELAYS_S = (1.0, 5.0, 30.0, 120.0, 600.0, 3600.0)
+
+
+@dataclass
+class DeliveryInput:
+    webhook_id: str
+    event_id: str  # also the webhook-id header, the same on every attempt
+    event: str
+    body: str  # the JSON payload, fixed at publish time so every attempt sends the same bytes
+    # Seconds to wait after each failed attempt; the last one repeats until give_up_after_s.
+    retry_delays_s: list[float] = field(default_factory=lambda: list(PRODUCTION_RETRY_DELAYS_S))
+    give_up_after_s: float = 86400.0
+    attempt_timeout_s: float = 10.0
+
+
+@dataclass
+class DeliveryAttempt:
+    webhook_id: str
+    event_id: str
+    event: str
+    body: str
+    attempt: int
+    timeout_s: float = 10.0
+
+
+@dataclass
+class AttemptOutcome:
+    delivered: bool
+    status_code: int | None = None
+    error: str | None = None
+    webhook_gone: bool = False
+
+
+@dataclass
+class DeliveryResult:
+    webhook_id: str
+    event_id: str
+    status: str  # delivered, gave_up, webhook_deleted
+    attempts: int

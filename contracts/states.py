@@ -49,3 +49,22 @@ ARCHIVABLE_STATES = (ModelState.DRAFT, ModelState.READY, ModelState.FAILED)
 TRAIN_FROM = (ModelState.DRAFT, ModelState.FAILED)
 RETUNE_FROM = (ModelState.READY,)
 DRAFT_ONLY = (ModelState.DRAFT,)
+
+
+class WebhookEvent(StrEnum):
+    """The event types a webhook can subscribe to (SPEC §9.4); the payload's ``type``."""
+
+    RUN_SUCCEEDED = "run.succeeded"
+    RUN_FAILED = "run.failed"
+    RUN_CANCELLED = "run.cancelled"
+    VERSION_ACTIVATED = "version.activated"
+    SCORE_JOB_SUCCEEDED = "score_job.succeeded"
+    SCORE_JOB_FAILED = "score_job.failed"
+
+
+# The event a run's closing status announces.
+RUN_EVENT_FOR_STATUS = {
+    RunStatus.SUCCEEDED: WebhookEvent.RUN_SUCCEEDED,
+    RunStatus.FAILED: WebhookEvent.RUN_FAILED,
+    RunStatus.CANCELLED: WebhookEvent.RUN_CANCELLED,
+}

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Query
+import uuid
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import KeyDep, SessionDep
+from activities.webhooks import version_activated_event
+from api.events import publish_event
 from api.errors import ApiError, model_archived, not_found, validation_error
 from api.lookup import load_model, load_model_for_write, parse_handle
 from api.pagination import decode_cursor, page
@@ -28,7 +32,7 @@ from api.schemas.versions import (VersionActivateRequest, VersionActivateRespons
 from api.views import iso
 from domain.handles import TAG_RE, version_number
 from store import versions as version_store
-from store.tables import Model, Version
+from store.tables import Model, Version, utcnow
 from contracts.states import ModelState
 
 router = APIRouter(tags=["versions"])
@@ -98,7 +102,8 @@ async def get_version(handle: str, v: str, principal: KeyDep, session: SessionDe
 
 @router.put("/models/{handle}/versions/active", response_model=VersionActivateResponse,
             summary="Choose the version that serves")
-async def activate_version(handle: str, body: VersionActivateRequest, principal: KeyDep, session: SessionDep):
+async def activate_version(handle: str, body: VersionActivateRequest, principal: KeyDep, session: SessionDep,
+                           request: Request):
     """Activate by `version` or by `tag` (exactly one). This pins the model: background retrains keep
     storing versions but do not switch to them until the next explicit train."""
     if (body.version is None) == (body.tag is None):
@@ -113,6 +118,7 @@ async def activate_version(handle: str, body: VersionActivateRequest, principal:
         raise not_found("version")
     version_store.activate(model, version)
     await session.commit()
+    await publish_event(request, session, version_activated_event(model, version, f"evt_{uuid.uuid4().hex}", utcnow()))
     return VersionActivateResponse(handle=model.handle, version_no=version.version_no)
 
 
