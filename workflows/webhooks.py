@@ -2,7 +2,10 @@
 
 Each attempt is an activity that POSTs the signed event and logs the attempt; a non-2xx answer or
 no answer waits ``retry_delays_s`` (1 s, 5 s, 30 s, 2 min, 10 min, then hourly) and tries again,
-until the next attempt would start more than ``give_up_after_s`` (24 h) after the first. Being a
+until the next attempt would be due more than ``give_up_after_s`` (24 h) after the first. "Due" counts the
+schedule's waits, not the clock: the number of attempts is fixed by the schedule (attempts take at
+most 10 s each, so the last one still starts within 24 h), and a delivery whose workers were all
+down for a while resumes with its remaining attempts instead of giving up unseen. Being a
 workflow, a delivery outlives API and worker restarts. The workflow id is derived from (webhook,
 event) and duplicates are rejected even after the run closed, so publishing an event twice
 delivers it once. A webhook deleted meanwhile ends the delivery at its next attempt.
@@ -40,11 +43,19 @@ def next_delay(delays: list[float], failed_attempts: int) -> float:
     return delays[min(failed_attempts, len(delays)) - 1]
 
 
+def attempt_offsets(delays: list[float], give_up_after: float) -> list[float]:
+    """When each attempt is due, in seconds after the first, by the schedule alone."""
+    offsets = [0.0]
+    while offsets[-1] + next_delay(delays, len(offsets)) <= give_up_after:
+        offsets.append(offsets[-1] + next_delay(delays, len(offsets)))
+    return offsets
+
+
 @workflow.defn
 class WebhookDeliveryWorkflow:
     @workflow.run
     async def run(self, inp: DeliveryInput) -> DeliveryResult:
-        first_at = workflow.now()
+        due = 0.0  # when the current attempt was due by the schedule, in seconds after the first
         attempt = 0
         while True:
             attempt += 1
@@ -61,8 +72,9 @@ class WebhookDeliveryWorkflow:
             if outcome.webhook_gone:
                 return DeliveryResult(inp.webhook_id, inp.event_id, "webhook_deleted", attempt)
             delay = next_delay(inp.retry_delays_s, attempt)
-            if (workflow.now() - first_at).total_seconds() + delay > inp.give_up_after_s:
+            if due + delay > inp.give_up_after_s:
                 return DeliveryResult(inp.webhook_id, inp.event_id, "gave_up", attempt)
+            due += delay
             await workflow.sleep(timedelta(seconds=delay))
 
 
