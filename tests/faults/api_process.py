@@ -16,7 +16,9 @@ from tests.workflows.support import REPO_ROOT, free_port
 
 
 class ApiProcess:
-    def __init__(self, settings, data_dir: Path, temporal_address: str | None = None) -> None:
+    def __init__(self, settings, data_dir: Path, temporal_address: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.extra_env = extra_env or {}
         self.settings = settings
         self.data_dir = data_dir
         self.temporal_address = temporal_address or settings.temporal_address
@@ -36,6 +38,7 @@ class ApiProcess:
             ASSAY_TASK_QUEUE=self.settings.task_queue,
             ASSAY_EMBEDDER=self.settings.embedder,
         )
+        env.update(self.extra_env)
         return env
 
     async def start(self, limit: float = 60.0) -> None:

@@ -96,15 +96,17 @@ async def wait_for_operation(http: httpx.AsyncClient, headers: dict, handle: str
 
 
 
-def worker_process(settings, task_queue: str, temporal_address: str | None = None) -> subprocess.Popen:
-    """`python -m worker` as a real process on its own task queue."""
+def worker_process(settings, task_queue: str, temporal_address: str | None = None,
+                   extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`python -m worker` as a real process on its own task queue (``extra_env``: more ASSAY_* values)."""
     env = {**os.environ,
            "ASSAY_ENVIRONMENT": "test",
            "ASSAY_DATABASE_URL": settings.resolved_database_url,
            "ASSAY_TEMPORAL_ADDRESS": temporal_address or settings.temporal_address,
            "ASSAY_TASK_QUEUE": task_queue,
            "ASSAY_EMBEDDER": settings.embedder,
-           "ASSAY_WORKER_CONCURRENCY": "2"}
+           "ASSAY_WORKER_CONCURRENCY": "2",
+           **(extra_env or {})}
     return subprocess.Popen([sys.executable, "-m", "worker"], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
