@@ -28,7 +28,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import temporalio
@@ -42,12 +42,15 @@ from temporalio.worker import Worker
 
 from activities import ActivityDeps, all_activities
 from activities.training import TrainingActivities
+from activities.webhooks import EventMessage
 from api.run_control import signal_retrain
 from settings import Settings, temporal_cli_path
 from store import keys
+from store import webhooks as webhook_store
 from store.db import make_async_engine, make_sessionmaker
 from store.migrate import upgrade
 from store.tables import Model, Sample, Trait
+from tests.api.webhook_receiver import WebhookReceiver
 from tests.workflows.support import (
     HISTORIES,
     REPO_ROOT,
@@ -64,7 +67,9 @@ from workflows.ids import retrain_workflow_id
 from workflows.registry import ALL_WORKFLOWS
 from workflows.retrain import RetrainWorkflow
 from workflows.train import TrainWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow, delivery_workflow_id, start_deliveries
 from contracts.payloads import FitInput, FitResult, SamplesAdded
+from contracts.states import WebhookEvent
 
 IDENTITY = "history-recorder"  # instead of the SDK default pid@host, which would land in every history
 FEEDBACK = [("warmth", "We really appreciate you taking the time to write to us.", 1.0),
@@ -153,6 +158,30 @@ async def record_all(session: Recording) -> None:
     await record_cancellation(session, http)
     await record_insufficient_samples(session)
     await record_worker_lost(session)
+    await record_webhook_delivery(session)
+
+
+async def record_webhook_delivery(session: Recording) -> None:
+    """One event to a receiver that answers 500, then 200: an attempt, a wait, a second attempt."""
+    receiver = session.stack.enter_context(WebhookReceiver())
+    receiver.scripts["/hook"] = [500, 200]
+    lane = session.lane("rec-webhook").model_copy(update={"fetch_allow": receiver.allow_entry})
+    deps = ActivityDeps.from_settings(lane)
+    session.stack.callback(deps.close)
+    await session.worker(build_worker(session.client, lane, deps))
+    with deps.transaction() as db:
+        webhook_id = webhook_store.create_webhook(db, "rec", receiver.url("/hook"), ["run.succeeded"]).id
+    event = EventMessage("evt_recorded", WebhookEvent.RUN_SUCCEEDED, "rec", datetime(2026, 1, 1, tzinfo=timezone.utc),
+                         {"run_id": "run_recorded"})
+    await start_deliveries(session.client, lane.task_queue, [0.2], 60.0, timedelta(seconds=5), [webhook_id], event)
+    workflow_id = delivery_workflow_id(webhook_id, event.event_id)
+    result = await session.client.get_workflow_handle_for(WebhookDeliveryWorkflow.run, workflow_id).result()
+    expect((result.status, result.attempts) == ("delivered", 2), f"webhook delivery: {result}")
+    session.runs.append(Recorded("delivered-after-a-retry", workflow_id))
+
+
+# Paths that can be recorded on their own into an existing generation (``--only``).
+RECORD_ONLY = {"webhooks": record_webhook_delivery}
 
 
 async def record_retrain_loop(session: Recording, temporal, http, handle: str) -> None:
@@ -283,7 +312,7 @@ def code_commit() -> str:
     return commit + (" (with uncommitted changes to workflows/ or activities/)" if dirty else "")
 
 
-async def write(session: Recording, out: Path, generation: str) -> None:
+async def write(session: Recording, out: Path, generation: str, only: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for run in session.runs:
@@ -291,6 +320,11 @@ async def write(session: Recording, out: Path, generation: str) -> None:
         name = f"{workflow_type(history)}-{run.name}.json"
         (out / name).write_text(scrub(history))
         rows.append(f"| `{name}` | {len(history.events)} |")
+    if only is not None:  # added to a generation recorded earlier: its README gains rows and a note
+        readme = out / "README.md"
+        readme.write_text(readme.read_text() + "\n".join(rows) + f"\n\n`--only {only}` added the rows above at code "
+                          f"commit `{code_commit()}`, {datetime.now(timezone.utc):%Y-%m-%d}.\n")
+        return
     (out / "README.md").write_text(
         f"# Histories: {generation}\n\n"
         f"Recorded by `python -m tests.workflows.record_histories --generation {generation}` at code commit\n"
@@ -298,7 +332,7 @@ async def write(session: Recording, out: Path, generation: str) -> None:
         f"{datetime.now(timezone.utc):%Y-%m-%d}.\n\n| file | events |\n|---|---|\n" + "\n".join(rows) + "\n")
 
 
-async def record(out: Path, generation: str) -> None:
+async def record(out: Path, generation: str, only: str | None = None) -> None:
     logging.getLogger("assay.access").setLevel(logging.WARNING)  # hundreds of polling GETs say nothing
     with tempfile.TemporaryDirectory(prefix="assay-histories-") as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'assay.db'}"
@@ -320,8 +354,8 @@ async def record(out: Path, generation: str) -> None:
                 async with AsyncExitStack() as stack:
                     session = Recording(env.client, settings, deps, {"Authorization": f"Bearer {issued.secret}"},
                                       sessionmaker, stack)
-                    await record_all(session)
-                    await write(session, out, generation)
+                    await (RECORD_ONLY[only](session) if only else record_all(session))
+                    await write(session, out, generation, only)
             finally:
                 deps.close()
         finally:
@@ -334,11 +368,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generation", required=True,
                         help="folder under tests/workflows/histories/, e.g. gen2-<patch id> for code after that patch")
     parser.add_argument("--replace", action="store_true", help="overwrite an existing generation folder")
+    parser.add_argument("--only", choices=sorted(RECORD_ONLY),
+                        help="record only these new paths, adding them to an existing generation")
     args = parser.parse_args(argv)
     out = HISTORIES / args.generation
-    if out.exists() and not args.replace:
+    if args.only and not out.exists():
+        parser.error(f"--only adds to an existing generation; {out.relative_to(REPO_ROOT)} does not exist")
+    if out.exists() and not args.replace and not args.only:
         parser.error(f"{out.relative_to(REPO_ROOT)} exists; older generations are kept (use --replace to redo it)")
-    asyncio.run(record(out, args.generation))
+    asyncio.run(record(out, args.generation, args.only))
     print(f"wrote {len(list(out.glob('*.json')))} histories to {out.relative_to(REPO_ROOT)}")
 
 
