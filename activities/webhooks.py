@@ -1,7 +1,7 @@
 """Webhook events and their signed delivery (SPEC §9.4).
 
-An event is published by ``publish`` (worker side, from inside an activity) or
-``api.events.publish`` (API side); both look up the subscribed webhooks here and start one
+An event is published by ``publish`` / ``publish_async`` (worker side, from inside a sync or an
+async activity) or ``api.events.publish_event`` (API side); both look up the subscribed webhooks here and start one
 ``WebhookDeliveryWorkflow`` per webhook (``workflows.webhooks.start_deliveries``), whose workflow id
 is derived from (webhook, event): publishing the same event twice delivers it once.
 
@@ -108,20 +108,33 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def publish(deps: ActivityDeps, events: Iterable[EventMessage]) -> None:
-    """Publishes events from a (sync) activity, after its transaction committed.
+    """Publishes events from a sync activity (it runs in a thread), after its transaction committed.
 
     Raises when Temporal does not take a delivery, so the activity is retried and publishes again;
     deliveries already started are not started twice."""
+    if deps.start_deliveries is not None and (targets := _targets(deps, events)):
+        asyncio.run_coroutine_threadsafe(_start(deps, targets), deps.worker_loop).result(timeout=60)
+
+
+async def publish_async(deps: ActivityDeps, events: Iterable[EventMessage]) -> None:
+    """``publish`` for an async activity (it runs on the worker's event loop)."""
+    if deps.start_deliveries is not None and (targets := await asyncio.to_thread(_targets, deps, events)):
+        await _start(deps, targets)
+
+
+def _targets(deps: ActivityDeps, events: Iterable[EventMessage]) -> list[tuple[list[str], EventMessage]]:
+    """(subscribed webhook ids, event) for each event that has subscribers."""
     events = list(events)
     if not events:
-        return
+        return []
     with deps.transaction() as session:
-        targets = [(webhook_store.subscribers(session, event.namespace, event.type), event) for event in events]
-    targets = [(ids, event) for ids, event in targets if ids]
-    if not targets or deps.start_deliveries is None:
-        return
+        found = [(webhook_store.subscribers(session, event.namespace, event.type), event) for event in events]
+    return [(ids, event) for ids, event in found if ids]
+
+
+async def _start(deps: ActivityDeps, targets: list[tuple[list[str], EventMessage]]) -> None:
     for ids, event in targets:
-        asyncio.run_coroutine_threadsafe(deps.start_deliveries(ids, event), deps.worker_loop).result(timeout=60)
+        await deps.start_deliveries(ids, event)
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:

@@ -7,16 +7,23 @@ module's own, whose fetch allowlist opens the receiver and whose retry schedule 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from activities import ActivityDeps
+from activities.lifecycle import LifecycleActivities
 from activities.webhooks import run_events
+from contracts.payloads import FailureInput
+from contracts.states import ModelState, OperationKind, RunStatus
+from store import runs
 from store.db import make_sync_engine
+from store.tables import Model
 from tests.api.webhook_receiver import WebhookReceiver
 from tests.workflows.support import app_client, make_model, wait_for_state
 from worker import build_worker
@@ -36,7 +43,7 @@ async def stack(settings, temporal_env):
         try:
             async with build_worker(temporal_env.client, own, deps), \
                     app_client(own, temporal_env.client) as (_, http):
-                yield http, receiver, own
+                yield http, receiver, own, deps
         finally:
             deps.close()
 
@@ -53,7 +60,7 @@ async def _deliveries(http, key: dict, webhook_id: str) -> list[dict]:
 
 
 async def test_registration_shows_the_secret_once(stack, owner, make_key):
-    http, receiver, _ = stack
+    http, receiver, *_ = stack
     created = await _register(http, owner, receiver.url("/once"), ["run.succeeded", "run.failed", "run.succeeded"])
     assert created.status_code == 201, created.text
     body = created.json()
@@ -76,7 +83,7 @@ async def test_registration_shows_the_secret_once(stack, owner, make_key):
     ("not a url", "scheme_not_allowed"),
 ])
 async def test_a_private_or_malformed_url_is_refused_and_nothing_is_stored(stack, owner, url, reason):
-    http, _, _ = stack
+    http, *_ = stack
     response = await _register(http, owner, url, ["run.succeeded"])
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -85,7 +92,7 @@ async def test_a_private_or_malformed_url_is_refused_and_nothing_is_stored(stack
 
 
 async def test_unknown_events_and_fields_are_refused(stack, owner):
-    http, receiver, _ = stack
+    http, receiver, *_ = stack
     for body in ({"url": receiver.url("/x"), "events": ["run.exploded"], "namespace": owner["namespaces"][0]},
                  {"url": receiver.url("/x"), "events": [], "namespace": owner["namespaces"][0]},
                  {"url": receiver.url("/x"), "events": ["run.failed"], "namespace": owner["namespaces"][0],
@@ -96,7 +103,7 @@ async def test_unknown_events_and_fields_are_refused(stack, owner):
 
 
 async def test_access_rules(stack, owner, namespace, make_key):
-    http, receiver, _ = stack
+    http, receiver, *_ = stack
     scoring = await make_key(namespace, scope="scoring")
     stranger = await make_key(f"x{uuid.uuid4().hex[:10]}")
 
@@ -124,7 +131,7 @@ async def test_access_rules(stack, owner, namespace, make_key):
 
 async def test_events_of_a_run_and_an_activation_arrive_signed_and_retried(stack, owner, namespace, make_key,
                                                                          temporal_env):
-    http, receiver, own = stack
+    http, receiver, own, _ = stack
     runs_hook = (await _register(http, owner, receiver.url("/runs"), ["run.succeeded", "run.failed"])).json()
     versions_hook = (await _register(http, owner, receiver.url("/versions"), ["version.activated"])).json()
     stranger = await make_key(f"x{uuid.uuid4().hex[:10]}")
@@ -179,3 +186,29 @@ async def test_events_of_a_run_and_an_activation_arrive_signed_and_retried(stack
     runs = [w async for w in temporal_env.client.list_workflows(f'WorkflowId="{workflow_id}"')]
     assert len(runs) == 1
     assert receiver.at("/foreign") == []  # another namespace's webhook hears nothing of this model
+
+
+async def test_a_cancelled_run_announces_run_cancelled(stack, owner, namespace, temporal_env):
+    """The real finalize_failure activity closes a claimed run as cancelled and publishes the event."""
+    http, receiver, _, deps = stack
+    hook = (await _register(http, owner, receiver.url("/cancelled"), ["run.cancelled"])).json()
+    ignored = (await _register(http, owner, receiver.url("/ignored"), ["run.failed"])).json()
+    receiver.secrets["/cancelled"] = hook["secret"]
+    handle = f"{namespace}.cancelled"
+    await make_model(http, owner["headers"], handle)
+    run_id = f"run_{uuid.uuid4().hex}"
+    with deps.transaction() as session:
+        model_id = session.scalar(select(Model.id).where(Model.handle == handle))
+        runs.claim(session, model_id, [ModelState.DRAFT], run_id, OperationKind.TRAIN, None, {})
+    failure = FailureInput(run_id, model_id, OperationKind.TRAIN, "cancelled", "The run was cancelled.",
+                           status=RunStatus.CANCELLED)
+    # A sync activity runs in a thread; a second call is the retry of one whose reply was lost.
+    for _ in range(2):
+        await asyncio.to_thread(LifecycleActivities(deps).finalize_failure, failure)
+    delivery = (await receiver.wait_for("/cancelled", 1))[0]
+    assert delivery.verified and delivery.payload["type"] == "run.cancelled"
+    assert delivery.payload["data"]["run_id"] == run_id
+    assert delivery.payload["data"]["error"] == {"code": "cancelled", "message": "The run was cancelled."}
+    workflow_id = delivery_workflow_id(hook["id"], delivery.webhook_id)
+    assert len([w async for w in temporal_env.client.list_workflows(f'WorkflowId="{workflow_id}"')]) == 1
+    assert await _deliveries(http, owner, ignored["id"]) == []
