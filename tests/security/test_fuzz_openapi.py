@@ -83,6 +83,11 @@ OPERATIONS = [
     ("POST", "/v1/models/{handle}/versions/{name}"),
     ("DELETE", "/v1/models/{handle}/versions/{name}"),
     ("PUT", "/v1/models/{handle}/versions/active"),
+    # SPEC §9.4
+    ("POST", "/v1/webhooks"),
+    ("GET", "/v1/webhooks"),
+    ("DELETE", "/v1/webhooks/{webhook_id}"),
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"),
 ]
 # Extract only succeeds with a reachable page; the fuzz sends no request that leaves the machine.
 NEVER_SUCCEEDS_OFFLINE = {("POST", "/v1/extract")}
@@ -96,7 +101,7 @@ def load_schema(document: str):
 
 def real_path_parameters(world, path: str) -> list[dict]:
     """Path parameter sets that point at things that exist in the world (plus pinned handles)."""
-    handles = [world.draft, world.ready]
+    handles = [world.draft, world.ready] if "{handle}" in path else [None]
     if path.endswith(("/score", "/compare")):
         handles += [f"{world.ready}@v1", f"{world.ready}@{world.tag}"]
     extra: dict[str, list] = {
@@ -104,12 +109,13 @@ def real_path_parameters(world, path: str) -> list[dict]:
         "sample_id": world.sample_ids[:2],
         "v": ["v1", world.tag],
         "name": [world.tag, "beta"],
+        "webhook_id": [getattr(world, "webhook_id", UNKNOWN_WEBHOOK), UNKNOWN_WEBHOOK],
     }
     names = re.findall(r"{(\w+)}", path)
     sets = []
     for handle in handles:
         for index in range(2):
-            chosen = {"handle": handle}
+            chosen = {"handle": handle} if handle else {}
             for name in names:
                 if name in extra:
                     chosen[name] = extra[name][index % len(extra[name])]
@@ -117,6 +123,10 @@ def real_path_parameters(world, path: str) -> list[dict]:
     return sets
 
 
+UNKNOWN_WEBHOOK = "wh_01J00000000000000000000000"
+# A public address literal passes registration without DNS; the only event subscribed to is one
+# nothing in the fuzz emits, so nothing is ever sent there.
+SILENT_WEBHOOK = {"url": "http://8.8.8.8/never-called", "events": ["score_job.failed"]}
 QUALITY = st.one_of(st.floats(0, 1), st.sampled_from(["good", "fair", "poor", "clear", "muddled", "bogus"]))
 NAME = st.from_regex(r"\A[a-z0-9][a-z0-9_-]{0,20}\Z")
 
@@ -138,6 +148,8 @@ def steer(case, world, method: str, path: str, data) -> None:
         body["traits"] = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=2), label="traits")
     if path.endswith("/score") and body.get("feedback") is not None:
         body["feedback"] = data.draw(st.dictionaries(st.sampled_from(names), QUALITY, max_size=2), label="feedback")
+    if (method, path) == ("POST", "/v1/webhooks"):
+        case.body = {**SILENT_WEBHOOK, "namespace": world.namespace}
     if path.endswith("/versions/active"):
         case.body = data.draw(st.sampled_from([{"version": "v1"}, {"tag": world.tag}]), label="activation")
 
@@ -295,6 +307,11 @@ async def test_fuzzed_requests_never_fail_the_contract(http, worker, make_world,
     document = (await http.get("/v1/openapi.json")).text
     operation = load_schema(document)[path][method]
     world = await make_world()
+    if "{webhook_id}" in path:
+        registered = await http.post("/v1/webhooks", json={**SILENT_WEBHOOK, "namespace": world.namespace},
+                                     headers=world.owner["headers"])
+        assert registered.status_code == 201, registered.text
+        world.webhook_id = registered.json()["id"]
     loop = asyncio.get_running_loop()
 
     def send(arguments: dict):
