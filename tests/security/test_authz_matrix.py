@@ -56,7 +56,13 @@ MATRIX = [
     ("DELETE version tag",         401, 401, 401,    403,    404,         403,          200),
     ("PUT active version",         401, 401, 401,    403,    404,         403,          200),
     ("DELETE model",               401, 401, 401,    403,    404,         403,          200),
+    ("POST webhook",               401, 401, 401,    403,    403,         403,          201),
+    ("GET webhooks",               401, 401, 401,    200,    200,         200,          200),
+    ("GET webhook deliveries",     401, 401, 401,    200,    404,         404,          200),
+    ("DELETE webhook",             401, 401, 401,    403,    404,         404,          200),
 ]
+# Registered by the owner before the requests; its only event is one nothing here emits.
+SILENT_WEBHOOK = {"url": "http://8.8.8.8/never-called", "events": ["score_job.failed"]}
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
 
 
@@ -92,6 +98,8 @@ async def operation_drafts(http, world) -> dict[str, str]:
 async def send_all(http, fetching_http, site, world, drafts: dict, headers: dict) -> list:
     draft, ready = f"/v1/models/{world.draft}", f"/v1/models/{world.ready}"
     sample = {"trait": "clarity", "text": "new", "quality": 1}
+    hook = {**SILENT_WEBHOOK, "namespace": world.namespace}
+    webhook = (await http.post("/v1/webhooks", json=hook, headers=world.owner["headers"])).json()["id"]
     return [
         await http.get("/v1/health", headers=headers),
         await http.get("/v1/models", params={"namespace": world.namespace}, headers=headers),
@@ -122,6 +130,10 @@ async def send_all(http, fetching_http, site, world, drafts: dict, headers: dict
         await http.delete(f"{ready}/versions/{world.tag}", headers=headers),
         await http.put(f"{ready}/versions/active", json={"version": "v1"}, headers=headers),
         await http.delete(draft, headers=headers),
+        await http.post("/v1/webhooks", json=hook, headers=headers),
+        await http.get("/v1/webhooks", headers=headers),
+        await http.get(f"/v1/webhooks/{webhook}/deliveries", headers=headers),
+        await http.delete(f"/v1/webhooks/{webhook}", headers=headers),
     ]
 
 
