@@ -21,8 +21,8 @@ class ActivityDeps:
     engine: Engine
     # Fitting, discovery and synthesis run here so the worker's event loop keeps heartbeating.
     cpu_executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "assay-cpu"))
-    # Set by the worker: starts webhook deliveries on the worker's event loop, where its Temporal
-    # client lives (sync activities run in threads; see activities.webhooks.publish).
+    # Set by the worker: workflows.webhooks.start_deliveries bound to the worker's Temporal client,
+    # run on the worker's event loop where that client lives (see activities.webhooks.publish).
     start_deliveries: Callable[..., Awaitable[Any]] | None = None
     worker_loop: asyncio.AbstractEventLoop | None = None
 

@@ -29,7 +29,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -67,11 +67,6 @@ class EventMessage:
 def event_id_for(source_id: str, event: WebhookEvent) -> str:
     """A stable event id for an event that ``source_id`` (a run, a job) causes once."""
     return "evt_" + hashlib.sha256(f"{event}:{source_id}".encode()).hexdigest()[:32]
-
-
-# Starts the deliveries of one event to the given webhooks (``workflows.webhooks.start_deliveries``
-# bound to a Temporal client); the worker hands it to the activities through ``ActivityDeps``.
-DeliveryStarter = Callable[[list[str], EventMessage], Awaitable[None]]
 
 
 def run_events(session: Session, run_id: str, activated: bool = False) -> list[EventMessage]:
