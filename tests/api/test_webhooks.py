@@ -212,3 +212,17 @@ async def test_a_cancelled_run_announces_run_cancelled(stack, owner, namespace, 
     workflow_id = delivery_workflow_id(hook["id"], delivery.webhook_id)
     assert len([w async for w in temporal_env.client.list_workflows(f'WorkflowId="{workflow_id}"')]) == 1
     assert await _deliveries(http, owner, ignored["id"]) == []
+
+
+async def test_a_discovery_run_announces_run_succeeded(stack, owner, namespace):
+    http, receiver, *_ = stack
+    hook = (await _register(http, owner, receiver.url("/discover"), ["run.succeeded"])).json()
+    receiver.secrets["/discover"] = hook["secret"]
+    handle = f"{namespace}.discover"
+    await make_model(http, owner["headers"], handle, per_pole=8)
+    started = await http.post(f"/v1/models/{handle}/traits/discover", json={"effort": "low"}, headers=owner["headers"])
+    assert started.status_code == 202, started.text
+    delivery = (await receiver.wait_for("/discover", 1))[0]
+    assert delivery.verified
+    assert {k: delivery.payload["data"][k] for k in ("run_id", "handle", "kind", "status")} == \
+        {"run_id": started.json()["run_id"], "handle": handle, "kind": "discover", "status": "succeeded"}
