@@ -84,7 +84,12 @@ class PairedAuc:
     @property
     def p_worse(self) -> float | None:
         """One-sided p of "b is not worse than a" (small when b is worse)."""
-        return None if self.z is None else NormalDist().cdf(self.z)
+        return None if self.z is None else lower_tail(self.z)
+
+
+def lower_tail(z: float) -> float:
+    """P(Z ≤ z) for a standard normal, accurate far into the tail (erfc, not 1 + erf)."""
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
 
 
 def _arrays(scores, q) -> tuple[np.ndarray, np.ndarray]:
@@ -188,3 +193,50 @@ def compare_versions(scores_a, scores_b, q) -> dict:
     """The paired block of a two-version evaluation (b against a)."""
     paired = paired_delong(scores_a, scores_b, q)
     return {"delta_auc": paired.delta, "se": paired.se, "p": paired.p}
+
+
+GATE_ALPHA = 0.05
+GATE_MIN_PER_POLE = 5
+
+
+def gate_trait(active_scores, new_scores, q, active_cv_auc: float | None) -> dict:
+    """One trait's gate block; ``outcome`` is passed, worse, conflict or insufficient."""
+    paired = paired_delong(active_scores, new_scores, q)
+    active = auc_interval(active_scores, q)
+    new = auc_interval(new_scores, q)
+    block = {"n_positive": paired.n_positive, "n_negative": paired.n_negative, "active_auc": active.auc,
+             "new_auc": new.auc, "delta_auc": paired.delta, "se": paired.se, "p_worse": None,
+             "expected_auc": active_cv_auc, "p_conflict": None, "outcome": "insufficient"}
+    if min(paired.n_positive, paired.n_negative) < GATE_MIN_PER_POLE:
+        return block
+    # With zero standard error the rankings agree pair for pair: only the sign can speak.
+    p_worse = paired.p_worse if paired.z is not None else (0.0 if paired.delta < 0 else 1.0)
+    p_conflict = None
+    if active_cv_auc is not None:
+        if active.se:
+            p_conflict = lower_tail((active.auc - active_cv_auc) / active.se)
+        else:
+            p_conflict = 0.0 if active.auc < active_cv_auc else 1.0
+    block.update(p_worse=p_worse, p_conflict=p_conflict)
+    if p_conflict is not None and p_conflict < GATE_ALPHA:
+        block["outcome"] = "conflict"
+    elif p_worse < GATE_ALPHA:
+        block["outcome"] = "worse"
+    else:
+        block["outcome"] = "passed"
+    return block
+
+
+def gate_decision(traits: dict[str, dict], *, active_version_no: int | None, holdout_texts: int) -> dict:
+    """The verdict stored in the retrained version's metrics: refused if any trait refuses; with no
+    trait judged (too little held-out feedback) the version is activated as before the gate."""
+    outcomes = [block["outcome"] for block in traits.values()]
+    if any(o in ("worse", "conflict") for o in outcomes):
+        verdict = "refused"
+    elif "passed" in outcomes:
+        verdict = "passed"
+    else:
+        verdict = "insufficient_holdout"
+    return {"verdict": verdict, "activate": verdict != "refused", "compared_with": active_version_no,
+            "holdout_texts": holdout_texts, "alpha": GATE_ALPHA, "min_per_pole": GATE_MIN_PER_POLE,
+            "traits": traits}
