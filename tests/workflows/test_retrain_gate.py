@@ -162,3 +162,17 @@ async def test_a_model_with_the_gate_off_activates_a_poisoned_retrain(app, http,
     assert "gate" not in v2["metrics"]
     assert (await http.get(f"/v1/models/{handle}", headers=headers)).json()["version_no"] == 2
     assert "Background retrain gate" not in await _card(http, headers, handle)
+
+
+async def test_the_gate_switch_defaults_on_and_is_set_at_creation_or_by_patch(http, owner, namespace):
+    headers = owner["headers"]
+    created = await http.post("/v1/models", json={"handle": f"{namespace}.switch"}, headers=headers)
+    assert created.status_code == 201 and created.json()["retrain_gate"] is True, created.text
+    off = await http.post("/v1/models", json={"handle": f"{namespace}.switch-off", "retrain_gate": False},
+                          headers=headers)
+    assert off.status_code == 201 and off.json()["retrain_gate"] is False, off.text
+    untouched = await http.patch(f"/v1/models/{namespace}.switch-off", json={"retrain_gate": None}, headers=headers)
+    assert untouched.status_code == 200 and untouched.json()["retrain_gate"] is False, untouched.text
+    refused = await http.patch(f"/v1/models/{namespace}.switch", json={"retrain_gate": "no"}, headers=headers)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "validation_error", refused.text
+    assert (await http.get(f"/v1/models/{namespace}.switch", headers=headers)).json()["retrain_gate"] is True
