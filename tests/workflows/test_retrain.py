@@ -77,6 +77,8 @@ async def test_buffered_feedback_produces_an_active_retrain_version(app, http, o
     assert body["last_operation"]["kind"] == "retrain_buffered" and body["last_operation"]["status"] == "succeeded"
     detail = (await http.get(f"/v1/models/{handle}/versions/v2", headers=headers)).json()
     first = (await http.get(f"/v1/models/{handle}/versions/v1", headers=headers)).json()
+    # One held-out text is too little to judge: the gate lets the retrain through, and says so.
+    assert detail["metrics"]["gate"]["verdict"] == "insufficient_holdout"
     # No search on a retrain: every trait keeps the configuration v1 chose.
     assert {k: m["config"] for k, m in detail["metrics"]["traits"].items()} == \
            {k: m["config"] for k, m in first["metrics"]["traits"].items()}
