@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from sqlalchemy.orm import Session
-
 from contracts.states import ModelState
-from store.db import make_sync_engine
 from store.feedback import FEEDBACK, HOLDOUT_SHARE, held_out
 from store.tables import Model, Sample, Trait
 from store.training_set import load_label_sets, load_labels
-
-
-@pytest.fixture
-def session(database_url) -> Iterator[Session]:
-    engine = make_sync_engine(database_url)
-    with Session(engine) as session, session.begin():
-        yield session
-        session.rollback()
-    engine.dispose()
 
 
 def _texts(wanted: bool, count: int) -> list[str]:
