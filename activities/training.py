@@ -153,7 +153,7 @@ class TrainingActivities:
         row_of = {sample_id: row for row, sample_id in enumerate(sorted(text_of))}
         vectors = embed_with_cache(embedder, texts, DbEmbeddingCache(self.deps.engine))
         active_p, new_p = (scorer.probabilities(vectors, texts) if texts else {} for scorer in scorers)
-        expected = {key: m.get("auc") for key, m in ((active.metrics or {}).get("traits") or {}).items()}
+        expected = (active.metrics or {}).get("traits") or {}
         traits = {}
         for key, pairs in sets.held_out.items():
             rows = [row_of[i] for i, _ in pairs if i in row_of]

@@ -16,6 +16,16 @@ negative when q < 0.5; q = 0.5 counts toward ``n`` and Spearman's ρ but on neit
   positives among them.
 
 Everything is numpy sorting and sums in a fixed order: the same input gives the same bytes.
+
+The retrain gate (``gate_trait``, ``gate_decision``; the reasoning is in docs/decisions.md, "Evaluation
+statistics and the gate on background retrains") judges a retrained version against the active one
+on held-out feedback that neither trained on. Per trait, with at least ``GATE_MIN_PER_POLE``
+held-out labels on each pole, it refuses when either one-sided test has p < ``GATE_ALPHA``:
+- worse: the paired DeLong ΔAUC (new − active) is below −``GATE_TOLERANCE``;
+- conflict: the active version's AUC on the held-out feedback is below the cross-validated AUC it
+  was published with (two independent estimates: DeLong's error for the first, Hanley–McNeil's from
+  the stored AUC and pole sizes for the second), i.e. the feedback disagrees with what the trait
+  meant until now.
 """
 
 from __future__ import annotations
@@ -80,11 +90,6 @@ class PairedAuc:
     p: float | None  # two-sided
     n_positive: int
     n_negative: int
-
-    @property
-    def p_worse(self) -> float | None:
-        """One-sided p of "b is not worse than a" (small when b is worse)."""
-        return None if self.z is None else lower_tail(self.z)
 
 
 def lower_tail(z: float) -> float:
@@ -197,26 +202,45 @@ def compare_versions(scores_a, scores_b, q) -> dict:
 
 GATE_ALPHA = 0.05
 GATE_MIN_PER_POLE = 5
+GATE_TOLERANCE = 0.02  # an AUC drop smaller than this is not "worse"
 
 
-def gate_trait(active_scores, new_scores, q, active_cv_auc: float | None) -> dict:
-    """One trait's gate block; ``outcome`` is passed, worse, conflict or insufficient."""
+def hanley_mcneil_se(auc: float, n_positive: int, n_negative: int) -> float:
+    """Standard error of an AUC known only with its pole sizes (Hanley & McNeil 1982)."""
+    q1, q2 = auc / (2.0 - auc), 2.0 * auc * auc / (1.0 + auc)
+    variance = (auc * (1.0 - auc) + (n_positive - 1) * (q1 - auc * auc)
+                + (n_negative - 1) * (q2 - auc * auc)) / (n_positive * n_negative)
+    return math.sqrt(max(variance, 0.0))
+
+
+def _p_below(difference: float, se: float) -> float:
+    """One-sided p that ``difference`` is below 0; with no error only the sign can speak."""
+    if se > 0.0:
+        return lower_tail(difference / se)
+    return 0.0 if difference < 0.0 else 1.0
+
+
+def gate_trait(active_scores, new_scores, q, expected: dict | None) -> dict:
+    """One trait's gate block; ``outcome`` is passed, worse, conflict or insufficient.
+
+    ``expected``: the active version's stored trait metrics (cross-validated ``auc``, ``n_positive``,
+    ``n_negative``), or None when it has none.
+    """
     paired = paired_delong(active_scores, new_scores, q)
     active = auc_interval(active_scores, q)
     new = auc_interval(new_scores, q)
+    expected = expected or {}
+    expected_auc = expected.get("auc")
     block = {"n_positive": paired.n_positive, "n_negative": paired.n_negative, "active_auc": active.auc,
-             "new_auc": new.auc, "delta_auc": paired.delta, "se": paired.se, "p_worse": None,
-             "expected_auc": active_cv_auc, "p_conflict": None, "outcome": "insufficient"}
+             "new_auc": new.auc, "delta_auc": paired.delta, "se": paired.se, "tolerance": GATE_TOLERANCE,
+             "p_worse": None, "expected_auc": expected_auc, "p_conflict": None, "outcome": "insufficient"}
     if min(paired.n_positive, paired.n_negative) < GATE_MIN_PER_POLE:
         return block
-    # With zero standard error the rankings agree pair for pair: only the sign can speak.
-    p_worse = paired.p_worse if paired.z is not None else (0.0 if paired.delta < 0 else 1.0)
+    p_worse = _p_below(paired.delta + GATE_TOLERANCE, paired.se)
     p_conflict = None
-    if active_cv_auc is not None:
-        if active.se:
-            p_conflict = lower_tail((active.auc - active_cv_auc) / active.se)
-        else:
-            p_conflict = 0.0 if active.auc < active_cv_auc else 1.0
+    if expected_auc is not None and expected.get("n_positive") and expected.get("n_negative"):
+        cv_se = hanley_mcneil_se(expected_auc, expected["n_positive"], expected["n_negative"])
+        p_conflict = _p_below(active.auc - expected_auc, math.sqrt(active.se ** 2 + cv_se ** 2))
     block.update(p_worse=p_worse, p_conflict=p_conflict)
     if p_conflict is not None and p_conflict < GATE_ALPHA:
         block["outcome"] = "conflict"
