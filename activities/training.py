@@ -124,7 +124,7 @@ class TrainingActivities:
         metrics = result.metrics
         if inp.kind == OperationKind.RETRAIN:
             sink.set("publish", 1, 1, "judging the retrain on held-out feedback")
-            gate = self._gate(inp.model_id, snapshot)
+            gate = self._gate(inp.model_id, snapshot, {s.text for s in samples})
             if gate is not None:
                 metrics = {**metrics, "gate": gate}
         sink.set("publish", 1, 1, "staging the fitted snapshot")
@@ -133,9 +133,10 @@ class TrainingActivities:
                       len(samples), max_sample_id)
         return FitResult(inp.run_id, snapshot.param_hash, len(samples))
 
-    def _gate(self, model_id: int, snapshot: Snapshot) -> dict | None:
+    def _gate(self, model_id: int, snapshot: Snapshot, trained_texts: set[str]) -> dict | None:
         """The retrain gate's verdict on ``snapshot`` against the active version; None when the model
-        turned the gate off or serves nothing to compare with."""
+        turned the gate off or serves nothing to compare with. A held-out text that is also a
+        training sample's (an authored sample sent back as feedback) is left out: the versions saw it."""
         with self.deps.transaction() as session:
             model = session.get(Model, model_id)
             if model is None or not model.retrain_gate or model.active_version_id is None:
@@ -143,6 +144,7 @@ class TrainingActivities:
             active = session.get(Version, model.active_version_id)
             sets = load_label_sets(session, model_id)
             text_of = sample_texts(session, sorted({i for pairs in sets.held_out.values() for i, _ in pairs}))
+        text_of = {i: text for i, text in text_of.items() if text not in trained_texts}
         embedder = get_embedder(self.deps.settings.embedder)
         try:
             scorers = (Scorer(Snapshot.from_json(active.snapshot), embedder), Scorer(snapshot, embedder))
@@ -161,7 +163,7 @@ class TrainingActivities:
             if key not in new_p or key not in active_p:
                 continue  # a trait the active version does not have: nothing to compare
             traits[key] = gate_trait(active_p[key][rows], new_p[key][rows], q, expected.get(key))
-        return gate_decision(traits, active_version_no=active.version_no, holdout_texts=len(texts))
+        return gate_decision(traits, active_version_no=active.version_no, holdout_samples=len(texts))
 
     @activity.defn(name="publish_version")
     def publish_version(self, ref: RunRef) -> PublishResult:

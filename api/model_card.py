@@ -65,7 +65,7 @@ async def _gate_lines(session: AsyncSession, model: Model) -> list[str]:
     against = f" against v{gate['compared_with']}" if gate.get("compared_with") else ""
     lines = ["## Background retrain gate", "",
              f"- v{retrain.version_no} ({served}): {gate.get('verdict')}{against} on "
-             f"{gate.get('holdout_texts', 0)} held-out feedback texts"]
+             f"{gate.get('holdout_samples', 0)} held-out feedback samples"]
     if gate.get("reason"):
         lines.append(f"- Reason: {_cell(gate['reason'])}")
     traits = gate.get("traits") or {}

@@ -251,7 +251,7 @@ def gate_trait(active_scores, new_scores, q, expected: dict | None) -> dict:
     return block
 
 
-def gate_decision(traits: dict[str, dict], *, active_version_no: int | None, holdout_texts: int) -> dict:
+def gate_decision(traits: dict[str, dict], *, active_version_no: int | None, holdout_samples: int) -> dict:
     """The verdict stored in the retrained version's metrics: refused if any trait refuses; with no
     trait judged (too little held-out feedback) the version is activated as before the gate."""
     outcomes = [block["outcome"] for block in traits.values()]
@@ -262,5 +262,5 @@ def gate_decision(traits: dict[str, dict], *, active_version_no: int | None, hol
     else:
         verdict = "insufficient_holdout"
     return {"verdict": verdict, "activate": verdict != "refused", "compared_with": active_version_no,
-            "holdout_texts": holdout_texts, "alpha": GATE_ALPHA, "min_per_pole": GATE_MIN_PER_POLE,
+            "holdout_samples": holdout_samples, "alpha": GATE_ALPHA, "min_per_pole": GATE_MIN_PER_POLE,
             "traits": traits}

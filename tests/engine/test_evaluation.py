@@ -163,16 +163,16 @@ def test_held_out_labels_that_contradict_the_active_version_are_a_conflict():
     inverted = 1.0 - q
     block = gate_trait(good, good + 0.1, inverted, {"auc": 0.85, "n_positive": 40, "n_negative": 40})
     assert block["outcome"] == "conflict" and block["p_conflict"] < 0.05
-    assert gate_decision({"t": block}, active_version_no=3, holdout_texts=40)["activate"] is False
+    assert gate_decision({"t": block}, active_version_no=3, holdout_samples=40)["activate"] is False
 
 
 def test_too_few_held_out_labels_leave_the_decision_to_the_old_rule():
     q, good = _gate_data(7, GATE_MIN_PER_POLE - 1)
     block = gate_trait(good, 1.0 - good, q, {"auc": 0.9, "n_positive": 40, "n_negative": 40})
     assert block["outcome"] == "insufficient" and block["p_worse"] is None
-    decision = gate_decision({"t": block}, active_version_no=1, holdout_texts=q.size)
+    decision = gate_decision({"t": block}, active_version_no=1, holdout_samples=q.size)
     assert decision["verdict"] == "insufficient_holdout" and decision["activate"] is True
     q_enough, scores = _gate_data(8, 40)
     passed = gate_trait(scores, scores, q_enough, None)
-    mixed = gate_decision({"t": block, "u": passed}, active_version_no=1, holdout_texts=80)
+    mixed = gate_decision({"t": block, "u": passed}, active_version_no=1, holdout_samples=80)
     assert mixed["verdict"] == "passed" and mixed["activate"] is True

@@ -118,7 +118,7 @@ async def test_poisoned_feedback_is_stored_but_not_activated(app, http, owner, n
     gate = v2["metrics"]["gate"]
     assert gate["verdict"] == "refused" and gate["activate"] is False and gate["compared_with"] == 1, gate
     assert gate["traits"]["sentiment"]["outcome"] in ("conflict", "worse")
-    assert gate["holdout_texts"] == sum(held_out(text) for text, _ in feedback)
+    assert gate["holdout_samples"] == sum(held_out(text) for text, _ in feedback)
     # Held-out feedback never trains: the version holds the authored samples and the rest of the feedback.
     assert v2["sample_count"] == len(training) + sum(not held_out(text) for text, _ in feedback)
     model = await wait_for_state(http, headers, handle, {"ready"})
@@ -138,11 +138,14 @@ async def test_clean_feedback_passes_the_gate_and_is_activated(app, http, owner,
                                                               gate_settings, tweets):
     training, feedback = tweets
     handle, headers = await _trained(http, owner, namespace, "clean", training)
-    await _feed_back(app, sessionmaker_, gate_settings, handle, feedback)
+    # A training text sent back as feedback that hashes into the hold-out: v1 saw it, so it cannot judge.
+    seen = next((text, quality) for text, quality in training if held_out(text))
+    await _feed_back(app, sessionmaker_, gate_settings, handle, feedback[:-1] + [seen])
 
     v2 = await _retrained(http, headers, handle)
     gate = v2["metrics"]["gate"]
     assert gate["verdict"] == "passed" and gate["activate"] is True, gate
+    assert gate["holdout_samples"] == sum(held_out(text) for text, _ in feedback[:-1])
     block = gate["traits"]["sentiment"]
     assert block["outcome"] == "passed" and min(block["n_positive"], block["n_negative"]) >= gate["min_per_pole"]
     assert (await http.get(f"/v1/models/{handle}", headers=headers)).json()["version_no"] == 2
