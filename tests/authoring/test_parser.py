@@ -119,7 +119,8 @@ def test_readme_and_other_model_fields_are_read(tmp_path):
         """)
     spec = load_model_spec(path)
     assert spec.model_fields() == {"readme_markdown": "# Tone\n", "max_depth": 0, "zero_data_retention": True,
-                                   "retrain_gate": False, "additional_terms": "CC-BY", "upstream_sources": [{"url": "https://example.org"}]}
+                                   "retrain_gate": False, "additional_terms": "CC-BY",
+                                   "upstream_sources": [{"url": "https://example.org"}]}
     assert spec.traits[0]["name"] == "tone"
     assert spec.warnings() == ["trait 'tone' has 0 positive and 0 negative samples; training needs both"]
 

@@ -46,9 +46,9 @@ def slow_delong(scores_a, scores_b, q):
 def _data(seed: int, n: int, ties: bool):
     rng = np.random.default_rng(seed)
     q = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=n)
-    signal = q + rng.normal(0, 0.6, n)
-    a = np.clip(np.round(50 + 30 * signal), 0, 100) if ties else 50 + 30 * signal
-    b = np.clip(np.round(50 + 30 * (q + rng.normal(0, 0.9, n))), 0, 100) if ties else 50 + 30 * (q + rng.normal(0, 0.9, n))
+    a, b = 50 + 30 * (q + rng.normal(0, 0.6, n)), 50 + 30 * (q + rng.normal(0, 0.9, n))
+    if ties:  # integer card scores, as served
+        a, b = np.clip(np.round(a), 0, 100), np.clip(np.round(b), 0, 100)
     return a, b, q
 
 
@@ -120,7 +120,8 @@ def test_break_shares_and_calibration_count_each_pole_on_its_side():
 def test_evaluation_is_deterministic_byte_for_byte():
     a, b, q = _data(7, 150, True)
     first = repr((evaluate_trait(a, q, PARAMS, numeric=True), compare_versions(a, b, q)))
-    again = repr((evaluate_trait(a.copy(), q.copy(), PARAMS, numeric=True), compare_versions(a.copy(), b.copy(), q.copy())))
+    again = repr((evaluate_trait(a.copy(), q.copy(), PARAMS, numeric=True),
+                  compare_versions(a.copy(), b.copy(), q.copy())))
     assert first == again
     assert evaluate_trait(a, q, PARAMS, numeric=False)["spearman"] is None
 
