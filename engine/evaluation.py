@@ -1,7 +1,8 @@
 """Evaluation statistics of one trait's scores against labels (SPEC §9.5), and the retrain gate rule.
 
-Inputs are universal scores (0–100, as on the card) and qualities in [0, 1] (SPEC §1.8: positive
-words 1.0, negative 0.0, middle 0.5). As in training, a label is a positive when q > 0.5 and a
+Inputs are universal scores (0–100, as on the card; the gate passes probabilities before rounding,
+since only their order matters) and qualities in [0, 1] (SPEC §1.8: positive words 1.0, negative 0.0,
+middle 0.5). As in training, a label is a positive when q > 0.5 and a
 negative when q < 0.5; q = 0.5 counts toward ``n`` and Spearman's ρ but on neither pole.
 
 - AUC is the concordance of scores with the poles (ties ½). Its standard error is DeLong's, from the
