@@ -5,6 +5,13 @@ embedding cache. fit_model runs ``engine.training.train_model`` in the CPU pool 
 (its embeddings then come from the cache; runs started before embed_samples existed embed here) and
 stages the snapshot keyed by run id. publish_version turns the staged snapshot into a version in one
 transaction.
+
+A background retrain is judged by the retrain gate inside fit_model, once the new snapshot exists:
+both it and the active version score the held-out feedback (``store.feedback.held_out``) and
+``engine.evaluation.gate_decision``'s verdict goes into the staged metrics, where publish reads
+whether to activate. It runs in the fit activity rather than a step of its own because the fit
+already holds the snapshot, the embedder and a heartbeat, and an activity body is never replayed:
+the workflow's commands stay as recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ from contracts.states import OperationKind
 from engine.effort import InvalidConfig, UnknownEffort
 from engine.cache import embed_with_cache
 from engine.embedders import get_embedder
+from engine.errors import EngineError
+from engine.evaluation import gate_decision, gate_trait
+from engine.scorer import Scorer
+from engine.snapshot import Snapshot
 from engine.training import (
     InsufficientSamples,
     InvalidTrainingInput,
@@ -34,8 +45,8 @@ from engine.training import (
 )
 from store.embedding_cache import DbEmbeddingCache
 from store.publish import PublishRefused, publish, stage_fit
-from store.tables import Model
-from store.training_set import load_labels, sample_texts, stored_search
+from store.tables import Model, Version
+from store.training_set import load_label_sets, sample_texts, stored_search
 
 
 def user_fault(code: str, message: str, **details) -> ApplicationError:
@@ -64,7 +75,7 @@ class TrainingActivities:
         return await run_reporting(self.deps, inp.run_id, sink, self._embed, inp, sink)
 
     def _embed(self, inp: FitInput, sink: ProgressSink) -> EmbedResult:
-        specs, samples, effort, configs = self._training_set(inp)
+        specs, samples, effort, configs, _ = self._training_set(inp)
         with _engine_faults():
             units = search_units(specs, effort, configs)
         fresh = [0]
@@ -82,13 +93,17 @@ class TrainingActivities:
         sink = ProgressSink("embed", "loading samples", done_before=inp.embedded)
         return await run_reporting(self.deps, inp.run_id, sink, self._fit, inp, sink)
 
-    def _training_set(self, inp: FitInput) -> tuple[list[TraitSpec], list[LabelledSample], str, dict | None]:
-        """(traits, samples, effort, stored configs of a retrain) of the model, read by reference."""
+    def _training_set(self, inp: FitInput) -> tuple[list[TraitSpec], list[LabelledSample], str, dict | None,
+                                                    int | None]:
+        """(traits, samples, effort, stored configs of a retrain, highest sample id read) of the model,
+        read by reference. Held-out feedback is not in the samples but counts in the highest id, so
+        it is never buffered again."""
         with self.deps.transaction() as session:
             model = session.get(Model, inp.model_id)
             if model is None:
                 raise user_fault("model_gone", "The model no longer exists.")
-            traits, labels = load_labels(session, model.id)
+            sets = load_label_sets(session, model.id)
+            traits, labels = sets.traits, sets.training
             text_of = sample_texts(session, sorted({sample_id for pairs in labels.values() for sample_id, _ in pairs}))
             effort, configs = inp.effort, None
             if inp.kind == OperationKind.RETRAIN and model.active_version_id is not None:
@@ -99,20 +114,58 @@ class TrainingActivities:
                            tuple(t.frozen_direction) if t.frozen_direction else None) for t in traits]
         samples = [LabelledSample(key, text_of[sample_id], quality, sample_id)
                    for key, pairs in labels.items() for sample_id, quality in pairs if sample_id in text_of]
-        return specs, samples, effort, configs
+        return specs, samples, effort, configs, sets.max_sample_id
 
     def _fit(self, inp: FitInput, sink: ProgressSink) -> FitResult:
-        specs, samples, effort, configs = self._training_set(inp)
+        specs, samples, effort, configs, max_sample_id = self._training_set(inp)
         with _engine_faults():
             result = train_model(specs, samples, get_embedder(self.deps.settings.embedder), effort,
                                  cache=DbEmbeddingCache(self.deps.engine), progress=sink.training_callback,
                                  configs=configs)
         snapshot = result.snapshot
+        metrics = result.metrics
+        if inp.kind == OperationKind.RETRAIN:
+            sink.set("publish", 1, 1, "judging the retrain on held-out feedback")
+            gate = self._gate(inp.model_id, snapshot, {s.text for s in samples})
+            if gate is not None:
+                metrics = {**metrics, "gate": gate}
         sink.set("publish", 1, 1, "staging the fitted snapshot")
         with self.deps.transaction() as session:
-            stage_fit(session, inp.run_id, inp.model_id, snapshot.to_json(), snapshot.param_hash, result.metrics,
-                      len(samples), max((s.sample_id for s in samples), default=None))
+            stage_fit(session, inp.run_id, inp.model_id, snapshot.to_json(), snapshot.param_hash, metrics,
+                      len(samples), max_sample_id)
         return FitResult(inp.run_id, snapshot.param_hash, len(samples))
+
+    def _gate(self, model_id: int, snapshot: Snapshot, trained_texts: set[str]) -> dict | None:
+        """The retrain gate's verdict on ``snapshot`` against the active version; None when the model
+        turned the gate off or serves nothing to compare with. A held-out text that is also a
+        training sample's (an authored sample sent back as feedback) is left out: the versions saw it."""
+        with self.deps.transaction() as session:
+            model = session.get(Model, model_id)
+            if model is None or not model.retrain_gate or model.active_version_id is None:
+                return None
+            active = session.get(Version, model.active_version_id)
+            sets = load_label_sets(session, model_id)
+            text_of = sample_texts(session, sorted({i for pairs in sets.held_out.values() for i, _ in pairs}))
+        text_of = {i: text for i, text in text_of.items() if text not in trained_texts}
+        embedder = get_embedder(self.deps.settings.embedder)
+        try:
+            scorers = (Scorer(Snapshot.from_json(active.snapshot), embedder), Scorer(snapshot, embedder))
+        except EngineError as exc:  # e.g. the active version was trained with another embedder
+            return {"verdict": "not_judged", "activate": True, "compared_with": active.version_no,
+                    "reason": str(exc)}
+        texts = [text_of[i] for i in sorted(text_of)]
+        row_of = {sample_id: row for row, sample_id in enumerate(sorted(text_of))}
+        vectors = embed_with_cache(embedder, texts, DbEmbeddingCache(self.deps.engine))
+        active_p, new_p = (scorer.probabilities(vectors, texts) if texts else {} for scorer in scorers)
+        expected = (active.metrics or {}).get("traits") or {}
+        traits = {}
+        for key, pairs in sets.held_out.items():
+            rows = [row_of[i] for i, _ in pairs if i in row_of]
+            q = [quality for i, quality in pairs if i in row_of]
+            if key not in new_p or key not in active_p:
+                continue  # a trait the active version does not have: nothing to compare
+            traits[key] = gate_trait(active_p[key][rows], new_p[key][rows], q, expected.get(key))
+        return gate_decision(traits, active_version_no=active.version_no, holdout_samples=len(texts))
 
     @activity.defn(name="publish_version")
     def publish_version(self, ref: RunRef) -> PublishResult:

@@ -10,6 +10,9 @@ Decisions (SPEC is silent):
   description, additional terms, upstream sources, then the author's readme verbatim.
 - Sample counts are what the store holds now (under ZDR that is zero after training); AUC and the
   trained pole sizes come from the active version's metrics.
+- The newest background retrain's gate verdict (SPEC §1.10, docs/decisions.md) follows the active
+  version: whether it was activated and, per trait, the held-out AUC of both versions, ΔAUC ± its
+  standard error and the outcome.
 - Upstream sources are free objects: shown as a list using `name`/`title`, `url` and
   `license` when present, otherwise as compact JSON.
 """
@@ -49,6 +52,33 @@ def _auc(metrics: dict, key: str) -> str:
     return f"{auc:.3f}" if isinstance(auc, (int, float)) else "—"
 
 
+def _number(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "—"
+
+
+async def _gate_lines(session: AsyncSession, model: Model) -> list[str]:
+    retrain = await version_store.latest_retrain(session, model.id)
+    gate = ((retrain.metrics or {}).get("gate") if retrain is not None else None) or {}
+    if not gate:
+        return []
+    served = "active" if retrain.id == model.active_version_id else "stored, not activated"
+    against = f" against v{gate['compared_with']}" if gate.get("compared_with") else ""
+    lines = ["## Background retrain gate", "",
+             f"- v{retrain.version_no} ({served}): {gate.get('verdict')}{against} on "
+             f"{gate.get('holdout_samples', 0)} held-out feedback samples"]
+    if gate.get("reason"):
+        lines.append(f"- Reason: {_cell(gate['reason'])}")
+    traits = gate.get("traits") or {}
+    if traits:
+        lines += ["", "| Trait | Held-out +/− | AUC active | AUC new | ΔAUC | SE | Outcome |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for key, block in traits.items():
+            lines.append(f"| `{_cell(key)}` | {block.get('n_positive', 0)}/{block.get('n_negative', 0)} | "
+                         f"{_number(block.get('active_auc'))} | {_number(block.get('new_auc'))} | "
+                         f"{_number(block.get('delta_auc'))} | {_number(block.get('se'))} | {block.get('outcome')} |")
+    return lines + [""]
+
+
 async def render_model_card(session: AsyncSession, model: Model) -> str:
     """The markdown card of ``model``."""
     traits = await catalog.list_traits(session, model.id, by_id=True)
@@ -80,6 +110,7 @@ async def render_model_card(session: AsyncSession, model: Model) -> str:
             lines.append("- Pinned: background retrains do not replace this version")
         lines.append("")
 
+    lines += await _gate_lines(session, model)
     lines += ["## Traits", ""]
     if not traits:
         lines += ["No traits yet.", ""]

@@ -5,7 +5,7 @@ each one as `file:line: field: message`.
 
 Decisions where the spec is silent:
 - Top-level fields besides the spec's are `readme` (path to a markdown file, relative to model.yaml,
-  sent as `readme_markdown`), `max_depth` and `zero_data_retention`. Unknown fields are errors, so a
+  sent as `readme_markdown`), `max_depth`, `zero_data_retention` and `retrain_gate`. Unknown fields are errors, so a
   typo never silently drops a setting.
 - A trait's `type` defaults to `spectrum`; `topic`, `claim`, `outlier` are recognised and refused as
   not supported yet. `key` may be omitted: it is derived from `name` by the API's rule
@@ -53,7 +53,7 @@ from domain.traits import AGGREGATIONS, DEFAULT_AGGREGATION, TRAIT_KEY_RE, deriv
 
 FUTURE_TRAIT_TYPES = ("topic", "claim", "outlier")
 TOP_LEVEL_FIELDS = ("description", "effort", "traits", "sources", "additional_terms", "upstream_sources",
-                    "readme", "max_depth", "zero_data_retention")
+                    "readme", "max_depth", "zero_data_retention", "retrain_gate")
 TRAIT_FIELDS = ("type", "key", "name", "description", "positive_label", "negative_label", "aggregation")
 SOURCE_FIELDS = ("type", "path", "mapping")
 SAMPLE_META_FIELDS = ("content", "source_url")
@@ -101,12 +101,14 @@ class ModelSpec:
     traits: list[dict[str, Any]]
     samples: list[dict[str, Any]]
     fingerprint: str = field(default="")
+    retrain_gate: bool | None = None
 
     def model_fields(self) -> dict[str, Any]:
         """The create/patch body without the handle; unset fields are left to the server."""
         fields = {"description": self.description, "additional_terms": self.additional_terms,
                   "upstream_sources": self.upstream_sources, "readme_markdown": self.readme_markdown,
-                  "max_depth": self.max_depth, "zero_data_retention": self.zero_data_retention}
+                  "max_depth": self.max_depth, "zero_data_retention": self.zero_data_retention,
+                  "retrain_gate": self.retrain_gate}
         return {name: value for name, value in fields.items() if value is not None}
 
     def sample_batches(self, size: int = BATCH_SIZE, *, max_bytes: int | None = None) -> Iterator[list[dict]]:
@@ -238,6 +240,9 @@ class _Parser:
         zdr = data.get("zero_data_retention")
         if zdr is not None and not isinstance(zdr, bool):
             self.problem(("zero_data_retention",), "must be true or false")
+        gate = data.get("retrain_gate")
+        if gate is not None and not isinstance(gate, bool):
+            self.problem(("retrain_gate",), "must be true or false")
         upstream = data.get("upstream_sources")
         if upstream is not None and not (isinstance(upstream, list) and all(isinstance(u, dict) for u in upstream)):
             self.problem(("upstream_sources",), "must be a list of mappings")
@@ -248,7 +253,7 @@ class _Parser:
         if self.problems:
             raise AuthoringError(self.problems)
         spec = ModelSpec(self.yaml_path, description, effort, additional_terms, upstream, readme, max_depth, zdr,
-                         discover, traits, samples)
+                         discover, traits, samples, retrain_gate=gate)
         return _with_fingerprint(spec)
 
     def optional_str(self, mapping: dict, path: tuple[str | int, ...]) -> str | None:

@@ -182,12 +182,13 @@ class Endpoints(ABC, Generic[JsonResult, TextResult]):
     def create_model(self, handle: str, *, description: str | None = None, scoring_method: str | None = None,
                      max_depth: int | None = None, kind: str | None = None, additional_terms: str | None = None,
                      upstream_sources: Sequence[Mapping[str, Any]] | None = None,
-                     readme_markdown: str | None = None, zero_data_retention: bool | None = None) -> JsonResult:
+                     readme_markdown: str | None = None, zero_data_retention: bool | None = None,
+                     retrain_gate: bool | None = None) -> JsonResult:
         body = {"handle": handle} | present(
             description=description, scoring_method=scoring_method, max_depth=max_depth, kind=kind,
             additional_terms=additional_terms,
             upstream_sources=None if upstream_sources is None else [dict(s) for s in upstream_sources],
-            readme_markdown=readme_markdown, zero_data_retention=zero_data_retention)
+            readme_markdown=readme_markdown, zero_data_retention=zero_data_retention, retrain_gate=retrain_gate)
         return self._json(Call("POST", "/v1/models", json=body))
 
     def get_model(self, handle: str) -> JsonResult:
@@ -200,11 +201,11 @@ class Endpoints(ABC, Generic[JsonResult, TextResult]):
     def update_model(self, handle: str, *, description: Any = UNSET, scoring_method: Any = UNSET,
                      max_depth: Any = UNSET, additional_terms: Any = UNSET, upstream_sources: Any = UNSET,
                      readme_markdown: Any = UNSET, zero_data_retention: Any = UNSET,
-                     version_retention_policy: Any = UNSET) -> JsonResult:
+                     version_retention_policy: Any = UNSET, retrain_gate: Any = UNSET) -> JsonResult:
         body = given(description=description, scoring_method=scoring_method, max_depth=max_depth,
                      additional_terms=additional_terms, upstream_sources=upstream_sources,
                      readme_markdown=readme_markdown, zero_data_retention=zero_data_retention,
-                     version_retention_policy=version_retention_policy)
+                     version_retention_policy=version_retention_policy, retrain_gate=retrain_gate)
         return self._json(Call("PATCH", model_path(handle), json=body))
 
     def delete_model(self, handle: str) -> JsonResult:

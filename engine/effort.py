@@ -39,6 +39,7 @@ from domain.effort import DEFAULT_EFFORT, EFFORTS
 from engine.balanced_cosine import (concordance, direction, fold_count, pole_masks, pole_stats, raw_scores,
                                     stratified_folds)
 from engine.errors import EngineError
+from engine.evaluation import auc_components, mean_variance
 
 FOLD_SEED = 5_021_977
 MAX_FOLDS = 5
@@ -165,27 +166,6 @@ def _reference_index(configs: list[dict]) -> int | None:
     return None
 
 
-def auc_components(scores: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """DeLong structural components of the concordance of ``scores`` with q.
-
-    Per positive: the fraction of negatives it outranks (ties ½); per negative: the fraction of
-    positives that outrank it. The mean of either vector is the concordance.
-    """
-    pos, neg = pole_masks(q)
-    sp, sn = np.sort(scores[pos], kind="stable"), np.sort(scores[neg], kind="stable")
-    below = (np.searchsorted(sn, scores[pos], "left") + np.searchsorted(sn, scores[pos], "right")) / 2.0
-    above = sp.size - (np.searchsorted(sp, scores[neg], "left") + np.searchsorted(sp, scores[neg], "right")) / 2.0
-    return below / max(sn.size, 1), above / max(sp.size, 1)
-
-
-def _mean_variance(values: np.ndarray) -> float:
-    """Variance of the mean of ``values`` (sample variance / n; 0 below two values)."""
-    if values.size < 2:
-        return 0.0
-    centred = values - np.sum(values) / values.size
-    return float(np.sum(centred * centred)) / (values.size - 1) / values.size
-
-
 def select_against_reference(mean_auc: np.ndarray, components: list[tuple[np.ndarray, np.ndarray]],
                              reference: int, z: float = GAIN_Z) -> int:
     """The configuration with the largest ``gain − z·SE(gain)`` over the reference if positive, else it.
@@ -198,7 +178,7 @@ def select_against_reference(mean_auc: np.ndarray, components: list[tuple[np.nda
     for index, (v10, v01) in enumerate(components):
         if index == reference:
             continue
-        se = math.sqrt(_mean_variance(v10 - ref10) + _mean_variance(v01 - ref01))
+        se = math.sqrt(mean_variance(v10 - ref10) + mean_variance(v01 - ref01))
         score = float(mean_auc[index] - mean_auc[reference]) - z * se
         if score > best_score:  # strict: ties keep the reference, then the earlier grid entry
             best, best_score = index, score

@@ -1,7 +1,16 @@
-"""Buffered feedback: what the background retrain loop counts before it retrains a model."""
+"""Buffered feedback: what the background retrain loop counts before it retrains a model, and which
+feedback is held out of every training set so the retrain gate can judge versions on it.
+
+Hold-out (decision, SPEC is silent): a feedback sample is held out when the SHA-256 of its text falls
+in the first ``HOLDOUT_SHARE`` of the hash range. It depends on the text alone, so every label given
+to one text (one per trait) lands on the same side, a text sent twice never trains one version and
+judges it too, and a sample stays held out across every later retrain. Authored samples are never
+held out: the owner's explicit training set is the owner's.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -12,6 +21,13 @@ from contracts.states import ModelState
 from store.tables import Model, Sample, Version
 
 FEEDBACK = "score_feedback"
+HOLDOUT_SHARE = 0.2  # fixed: changing it would move samples the gate relies on into training sets
+
+
+def held_out(text: str) -> bool:
+    """Whether a feedback sample with this text is kept out of training (see the module docstring)."""
+    bucket = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+    return bucket < HOLDOUT_SHARE * 2 ** 64
 
 
 @dataclass

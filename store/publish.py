@@ -8,6 +8,8 @@ Decisions (SPEC is silent):
   version's watermark count as buffered for the background retrain.
 - Pruning runs after each new version; "first of each calendar month" is judged in UTC.
 - A retried publish finds the version by its unique run id and only re-asserts the bookkeeping.
+- A background retrain the retrain gate refused (``metrics.gate.activate`` false, written by the fit
+  activity) is stored but not activated, unless the model turned the gate off since.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def publish(session: Session, run_id: str) -> Published:
     session.flush()
 
     # A pinned model keeps serving its chosen version when the background retrain lands.
-    activate = not (op.kind == OperationKind.RETRAIN and model.pinned)
+    activate = not (op.kind == OperationKind.RETRAIN and (model.pinned or gate_refused(model, staged.metrics)))
     if activate:
         model.active_version_id = version.id
     if op.kind in (OperationKind.TRAIN, OperationKind.RETUNE):
@@ -90,6 +92,12 @@ def publish(session: Session, run_id: str) -> Published:
     session.delete(staged)
     session.flush()
     return Published(version.id, version_no, activate)
+
+
+def gate_refused(model: Model, metrics: dict | None) -> bool:
+    """Whether the retrain gate's verdict in a retrain's metrics keeps it from being activated."""
+    gate = (metrics or {}).get("gate") or {}
+    return bool(model.retrain_gate) and gate.get("activate") is False
 
 
 def _policy(model: Model) -> tuple[int, bool]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -103,6 +104,8 @@ class Model(Base):
     active_version_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     # Set by an explicit activation; background retrains then store but do not activate.
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Background retrains are activated only when the retrain gate passes them (store/publish.py).
+    retrain_gate: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     last_operation_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -5,15 +5,18 @@ by discovery and needs labelled samples only to calibrate along it:
 - one found along an authored trait uses that trait's samples (and any of its own);
 - an extra axis (`axis_N`) uses its anchor samples: positive anchors at quality 1, negative at 0.
 The API's train pre-check and the fit activity both use this, so they can never disagree.
+Held-out feedback (``store.feedback.held_out``) is left out of every training set; the retrain gate
+reads it with ``load_label_sets``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from store.feedback import FEEDBACK, held_out
 from store.tables import Sample, Trait, Version
 
 
@@ -24,8 +27,10 @@ class LabelRow:
     quality: float
 
 
-def trait_labels(traits: list[Trait], rows: list[LabelRow]) -> dict[str, list[tuple[int, float]]]:
-    """{trait key: [(sample id, quality), …]} in creation order of the traits, ids ascending."""
+def trait_labels(traits: list[Trait], rows: list[LabelRow], *,
+                 use_anchors: bool = True) -> dict[str, list[tuple[int, float]]]:
+    """{trait key: [(sample id, quality), …]} in creation order of the traits, ids ascending.
+    ``use_anchors``: an extra axis without labels of its own falls back to its anchor samples."""
     own: dict[int, list[tuple[int, float]]] = {t.id: [] for t in traits}
     for row in rows:
         if row.trait_id in own:
@@ -38,7 +43,7 @@ def trait_labels(traits: list[Trait], rows: list[LabelRow]) -> dict[str, list[tu
             source = by_key.get(trait.source_trait) if trait.source_trait else None
             if source is not None and source.kind != "intrinsic":
                 pairs += own[source.id]
-            elif not pairs and trait.anchor_sample_ids:
+            elif use_anchors and not pairs and trait.anchor_sample_ids:
                 anchors = trait.anchor_sample_ids
                 pairs += [(i, 1.0) for i in anchors.get("positive", [])]
                 pairs += [(i, 0.0) for i in anchors.get("negative", [])]
@@ -46,11 +51,32 @@ def trait_labels(traits: list[Trait], rows: list[LabelRow]) -> dict[str, list[tu
     return labels
 
 
-def load_labels(session: Session, model_id: int) -> tuple[list[Trait], dict[str, list[tuple[int, float]]]]:
+@dataclass
+class LabelSets:
+    traits: list[Trait]
+    training: dict[str, list[tuple[int, float]]]  # {trait key: [(sample id, quality), …]}
+    held_out: dict[str, list[tuple[int, float]]]  # the same for held-out feedback
+    max_sample_id: int | None  # highest sample id read, held-out ones included (the feedback watermark)
+
+
+def load_label_sets(session: Session, model_id: int) -> LabelSets:
     traits = list(session.scalars(select(Trait).where(Trait.model_id == model_id).order_by(Trait.id)))
-    rows = [LabelRow(*r) for r in session.execute(
-        select(Sample.id, Sample.trait_id, Sample.quality).where(Sample.model_id == model_id))]
-    return traits, trait_labels(traits, rows)
+    training: list[LabelRow] = []
+    holdout: list[LabelRow] = []
+    max_id = None
+    # Only feedback texts are read: they decide the hold-out; authored samples always train.
+    feedback_text = case((Sample.provenance == FEEDBACK, Sample.text), else_=None)
+    for sample_id, trait_id, quality, text in session.execute(
+            select(Sample.id, Sample.trait_id, Sample.quality, feedback_text).where(Sample.model_id == model_id)):
+        (holdout if text is not None and held_out(text) else training).append(LabelRow(sample_id, trait_id, quality))
+        max_id = sample_id if max_id is None else max(max_id, sample_id)
+    return LabelSets(traits, trait_labels(traits, training), trait_labels(traits, holdout, use_anchors=False), max_id)
+
+
+def load_labels(session: Session, model_id: int) -> tuple[list[Trait], dict[str, list[tuple[int, float]]]]:
+    """The traits and their training labels (held-out feedback excluded)."""
+    sets = load_label_sets(session, model_id)
+    return sets.traits, sets.training
 
 
 def pole_counts(labels: dict[str, list[tuple[int, float]]]) -> dict[str, tuple[int, int]]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.states import OperationKind
 from store.db import upsert_insert
 from store.tables import Model, Version, VersionTag
 
@@ -56,6 +57,13 @@ async def get_by_tag(session: AsyncSession, model_id: int, tag: str) -> Version 
 
 async def get_by_id(session: AsyncSession, version_id: int) -> Version | None:
     return await session.get(Version, version_id)
+
+
+async def latest_retrain(session: AsyncSession, model_id: int) -> Version | None:
+    """The newest version a background retrain produced, activated or not."""
+    return await session.scalar(select(Version).where(Version.model_id == model_id,
+                                                      Version.triggered_by == OperationKind.RETRAIN)
+                                .order_by(Version.version_no.desc()).limit(1))
 
 
 async def version_no_of(session: AsyncSession, version_id: int) -> int | None:

@@ -25,6 +25,9 @@ UpstreamSources = Annotated[list[dict[str, Any]] | None, Field(
 Readme = Annotated[str | None, Field(description="Markdown notes included in the model card.")]
 ZeroDataRetention = Annotated[bool | None, Field(
     description="When true, samples are dropped after every training run and scored text is never stored.")]
+RetrainGate = Annotated[bool | None, Field(
+    description="When true (the default), a background retrain is activated only if it passes the quality gate "
+                "on held-out feedback.")]
 TraitKey = Annotated[str, Field(description="The trait's key or its name.")]
 
 
@@ -44,12 +47,13 @@ def register(server: MCPServer, relay: Relay) -> None:
         upstream_sources: UpstreamSources = None,
         readme_markdown: Readme = None,
         zero_data_retention: ZeroDataRetention = None,
+        retrain_gate: RetrainGate = None,
     ) -> CallToolResult:
         body = without_nones({
             "handle": handle, "description": description, "scoring_method": scoring_method,
             "max_depth": max_depth, "kind": kind, "additional_terms": additional_terms,
             "upstream_sources": upstream_sources, "readme_markdown": readme_markdown,
-            "zero_data_retention": zero_data_retention,
+            "zero_data_retention": zero_data_retention, "retrain_gate": retrain_gate,
         })
         return await relay(ctx, "POST", "/v1/models", body=body)
 
@@ -67,6 +71,7 @@ def register(server: MCPServer, relay: Relay) -> None:
         upstream_sources: UpstreamSources = None,
         readme_markdown: Readme = None,
         zero_data_retention: ZeroDataRetention = None,
+        retrain_gate: RetrainGate = None,
         version_retention_policy: Annotated[dict[str, Any] | None, Field(
             description="Which old versions survive pruning: {keep_unnamed: int, keep_first_of_month: bool}."
         )] = None,
@@ -77,7 +82,7 @@ def register(server: MCPServer, relay: Relay) -> None:
             "description": description, "scoring_method": scoring_method, "max_depth": max_depth,
             "additional_terms": additional_terms, "upstream_sources": upstream_sources,
             "readme_markdown": readme_markdown, "zero_data_retention": zero_data_retention,
-            "version_retention_policy": version_retention_policy,
+            "version_retention_policy": version_retention_policy, "retrain_gate": retrain_gate,
         })
         for name in clear or []:
             body[name] = None

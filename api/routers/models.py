@@ -8,9 +8,9 @@ Decisions where the spec is silent:
 - Writes to an archived model (PATCH, trait and sample edits) → 409 `model_archived`; reads still work
   and show state `archived`. DELETE of an archived model is the idempotent 200.
 - Metadata PATCH is allowed in draft, ready and failed; a null sent for a non-nullable field
-  (description, scoring_method, max_depth, zero_data_retention) leaves it unchanged, a null for
-  a nullable one (additional_terms, upstream_sources, readme_markdown, version_retention_policy)
-  clears it. A partial `version_retention_policy` is completed with the defaults and stored whole.
+  (description, scoring_method, max_depth, zero_data_retention, retrain_gate) leaves it unchanged, a
+  null for a nullable one (additional_terms, upstream_sources, readme_markdown,
+  version_retention_policy) clears it. A partial `version_retention_policy` is completed with the defaults and stored whole.
 - Check order on writes: handle grammar (422), readable (404), owner with authoring scope (403),
   state (409), then the content of the request (404/422).
 """
@@ -45,7 +45,7 @@ from store.tables import Model
 router = APIRouter(tags=["models"])
 
 SUPPORTED_KINDS = ("scoring",)
-NON_NULLABLE_PATCH_FIELDS = ("description", "scoring_method", "max_depth", "zero_data_retention")
+NON_NULLABLE_PATCH_FIELDS = ("description", "scoring_method", "max_depth", "zero_data_retention", "retrain_gate")
 
 
 def conflict_for_state(state: str, *, draft_only: bool) -> ApiError:

@@ -74,6 +74,9 @@ class CreateModelRequest(RequestModel):
     readme_markdown: str | None = Field(None, description="Long-form notes rendered into the model card.")
     zero_data_retention: bool = Field(
         False, description="When on, samples are dropped after each training run and scored text is never kept.")
+    retrain_gate: bool = Field(
+        True, description="When on, a background retrain is activated only if it is not worse than the active "
+                          "version beyond noise on held-out feedback; otherwise it is stored with the verdict.")
 
 
 class UpdateModelRequest(RequestModel):
@@ -93,6 +96,8 @@ class UpdateModelRequest(RequestModel):
     version_retention_policy: RetentionPolicy | None = Field(
         None, description="Pruning rule for old versions; null goes back to the built-in rule "
                           "(100 untagged versions plus the first of each month).")
+    retrain_gate: bool | None = Field(
+        None, description="Turn the quality gate on background retrains on or off; null leaves it as it is.")
 
 
 class ModelDetail(BaseModel):
@@ -106,6 +111,7 @@ class ModelDetail(BaseModel):
     version_no: int | None = Field(None, description="The N of the serving `vN`; null until trained.")
     version_tags: list[str] = Field(default_factory=list, description="Tags that point at the serving version.")
     zero_data_retention: bool = False
+    retrain_gate: bool = Field(True, description="Whether background retrains must pass the quality gate.")
     last_operation: dict[str, Any] | None = Field(
         None, description="The newest asynchronous run on this model, or null if none ever ran.")
     max_depth: int = 1

@@ -112,13 +112,15 @@ def test_readme_and_other_model_fields_are_read(tmp_path):
         readme: README.md
         max_depth: 0
         zero_data_retention: true
+        retrain_gate: false
         additional_terms: CC-BY
         upstream_sources: [{url: "https://example.org"}]
         traits: [{key: tone}]
         """)
     spec = load_model_spec(path)
     assert spec.model_fields() == {"readme_markdown": "# Tone\n", "max_depth": 0, "zero_data_retention": True,
-                                   "additional_terms": "CC-BY", "upstream_sources": [{"url": "https://example.org"}]}
+                                   "retrain_gate": False, "additional_terms": "CC-BY",
+                                   "upstream_sources": [{"url": "https://example.org"}]}
     assert spec.traits[0]["name"] == "tone"
     assert spec.warnings() == ["trait 'tone' has 0 positive and 0 negative samples; training needs both"]
 
@@ -162,6 +164,7 @@ def test_a_document_that_is_not_a_mapping(tmp_path):
     ("traits: [{key: a}]\neffort: huge\n", 2, "effort", "unknown effort"),
     ("traits: [{key: a}]\nmax_depth: -1\n", 2, "max_depth", "0 or more"),
     ("traits: [{key: a}]\nzero_data_retention: maybe\n", 2, "zero_data_retention", "true or false"),
+    ("traits: [{key: a}]\nretrain_gate: maybe\n", 2, "retrain_gate", "true or false"),
     ("traits: [{key: a}]\nupstream_sources: oops\n", 2, "upstream_sources", "list of mappings"),
     ("traits: [{key: a}]\nreadme: missing.md\n", 2, "readme", "cannot read"),
     ("description: x\n", 1, "(document)", "required"),

@@ -3,8 +3,6 @@ every model state, allowed (→ the new state) or refused (→ the state the mod
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy.orm import Session
 
@@ -18,19 +16,10 @@ from contracts.states import (
     RunStatus,
 )
 from store import runs
-from store.db import make_sync_engine
 from store.tables import Model, Namespace, Operation, Version
 from workflows.ids import new_run_id
 
 STATES = list(ModelState)
-
-
-@pytest.fixture
-def session(database_url) -> Iterator[Session]:
-    engine = make_sync_engine(database_url)
-    with Session(engine) as session, session.begin():
-        yield session
-    engine.dispose()
 
 
 def _model(session: Session, namespace: str, state: ModelState, *, with_version: bool = False) -> Model:

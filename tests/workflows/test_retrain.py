@@ -10,6 +10,7 @@ from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.run_control import signal_retrain
+from store.feedback import held_out
 from store.tables import Model, Sample, Trait
 from tests.workflows.support import make_model, wait_for_state
 from workflows.ids import retrain_workflow_id
@@ -69,12 +70,15 @@ async def test_buffered_feedback_produces_an_active_retrain_version(app, http, o
     versions = await _wait_for_versions(http, headers, handle, 2)
     newest = versions[0]
     assert newest["version_no"] == 2 and newest["triggered_by"] == "retrain_buffered"
-    assert newest["sample_count"] == 16 + len(FEEDBACK_TEXTS)
+    # Held-out feedback (store.feedback.held_out) never trains; the retrain gate judges versions on it.
+    assert newest["sample_count"] == 16 + sum(not held_out(text) for _, text, _ in FEEDBACK_TEXTS)
     body = await wait_for_state(http, headers, handle, {"ready"})
     assert body["version_no"] == 2
     assert body["last_operation"]["kind"] == "retrain_buffered" and body["last_operation"]["status"] == "succeeded"
     detail = (await http.get(f"/v1/models/{handle}/versions/v2", headers=headers)).json()
     first = (await http.get(f"/v1/models/{handle}/versions/v1", headers=headers)).json()
+    # One held-out text is too little to judge: the gate lets the retrain through, and says so.
+    assert detail["metrics"]["gate"]["verdict"] == "insufficient_holdout"
     # No search on a retrain: every trait keeps the configuration v1 chose.
     assert {k: m["config"] for k, m in detail["metrics"]["traits"].items()} == \
            {k: m["config"] for k, m in first["metrics"]["traits"].items()}
