@@ -6,6 +6,8 @@ Temporal worker; the version flow test trains through ``POST …/train`` with th
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 
 from engine.embedders import get_embedder
@@ -103,3 +105,14 @@ async def train_now(sessionmaker_, handle: str, effort: str = "low", triggered_b
         model.state = "ready"
         await session.commit()
         return number
+
+
+async def trained_model(http, make_key, sessionmaker_, prefix: str) -> dict:
+    """A trained two-trait model in a fresh namespace, with an owner key and a scoring key."""
+    namespace = f"{prefix}{uuid.uuid4().hex[:12]}"
+    owner = await make_key(namespace)
+    handle = f"{namespace}.replies"
+    await create_model(http, owner["headers"], handle)
+    await train_now(sessionmaker_, handle)
+    scorer = await make_key(namespace, scope="scoring")
+    return {"handle": handle, "owner": owner, "scorer": scorer, "namespace": namespace}
