@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from api.deps import KeyDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, error_object, request_id_of, validation_error
 from api.fetch import is_single_url
-from api.lookup import load_model, parse_handle
+from api.lookup import load_model, load_model_for_scoring, parse_handle
 from api.negotiation import prefers_over_json
 from api.routers.extract import fetch_or_fail
 from api.schemas.scoring import (NON_BLANK, BatchScoreRequest, BatchScoreResponse, CompareRequest, CompareResponse,
@@ -118,7 +118,8 @@ async def score(handle: str, request: Request, principal: KeyDep, session: Sessi
     """Score the content against the active version, or a pinned one (`handle@v3`, `handle@tag`)."""
     parsed_handle = parse_handle(handle, allow_pin=True)
     body: ScoreRequest = await _parse(request, ScoreRequest, allow_text=True)
-    model = await load_model(session, principal, parsed_handle)
+    # Feedback writes samples under the model's current rules (ZDR), so it reads the row afresh.
+    model = await (load_model if body.feedback else load_model_for_scoring)(session, principal, parsed_handle)
     served = await served_version(session, model, parsed_handle, settings.embedder)
     check_traits(served, body.traits)
     plan = None
@@ -135,6 +136,24 @@ async def score(handle: str, request: Request, principal: KeyDep, session: Sessi
     return JSONResponse(_with_metadata(result.card, request, served.label, sample_ids))
 
 
+def _inline_schema(schema: type[BaseModel]) -> dict:
+    """``schema``'s JSON schema with nested models written in place: in a route's ``openapi_extra``
+    a ``#/$defs/…`` reference would point nowhere in the OpenAPI document."""
+    document = schema.model_json_schema()
+    definitions = document.pop("$defs", {})
+
+    def resolve(node):
+        if isinstance(node, dict):
+            if set(node) == {"$ref"}:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(document)
+
+
 # Items are scored a few at a time: URL items wait on the network, not the CPU, and one batch
 # must not take every embedding thread of the process from the single-score traffic around it.
 BATCH_CONCURRENCY = 4
@@ -142,7 +161,7 @@ BATCH_CONCURRENCY = 4
 
 @router.post("/models/{handle}/score/batch", response_model=BatchScoreResponse, summary="Score up to 256 texts",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": BatchScoreRequest.model_json_schema()}}}})
+                 "application/json": {"schema": _inline_schema(BatchScoreRequest)}}}})
 async def score_batch(handle: str, request: Request, principal: KeyDep, session: SessionDep,
                       settings: SettingsDep):
     """Score 1–256 items with one version (active or pinned). Each `result` is exactly the card
@@ -155,7 +174,7 @@ async def score_batch(handle: str, request: Request, principal: KeyDep, session:
         seen: set[str] = set()
         duplicates = sorted({i for i in ids if i in seen or seen.add(i)})
         raise validation_error("Item ids must be unique within a batch.", {"duplicate_ids": duplicates[:20]})
-    model = await load_model(session, principal, parsed_handle)
+    model = await load_model_for_scoring(session, principal, parsed_handle)
     served = await served_version(session, model, parsed_handle, settings.embedder)
     check_traits(served, body.traits)
     request_id = request_id_of(request)
@@ -192,7 +211,7 @@ async def compare(handle: str, request: Request, principal: KeyDep, session: Ses
     """Score a baseline `a` and a candidate `b` with the same version and report the differences."""
     parsed_handle = parse_handle(handle, allow_pin=True)
     body: CompareRequest = await _parse(request, CompareRequest, allow_text=False)
-    model = await load_model(session, principal, parsed_handle)
+    model = await load_model_for_scoring(session, principal, parsed_handle)
     served = await served_version(session, model, parsed_handle, settings.embedder)
     check_traits(served, body.traits)
     # Both sides may be URLs: fetch them side by side; the first failure answers the request.

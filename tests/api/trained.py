@@ -10,6 +10,7 @@ import uuid
 
 from sqlalchemy import func, select
 
+from api.lookup_cache import forget_all
 from engine.embedders import get_embedder
 from engine.training import LabelledSample, TraitSpec, train_model
 from store.tables import Model, Sample, Trait, Version
@@ -104,7 +105,8 @@ async def train_now(sessionmaker_, handle: str, effort: str = "low", triggered_b
             model.active_version_id = version.id
         model.state = "ready"
         await session.commit()
-        return number
+    forget_all()  # written behind the API's back: this process's lookup caches must not keep the old row
+    return number
 
 
 async def trained_model(http, make_key, sessionmaker_, prefix: str) -> dict:
