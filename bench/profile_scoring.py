@@ -7,8 +7,12 @@ matches), and the process's own CPU time over the run divided by the requests wr
 the CPU per request. The in-process embed p50 is measured in the same run, so the ratio
 CPU per request ÷ embed p50 can be compared across machines and across code changes.
 
-Run: .venv/bin/python -m bench.profile_scoring --label before [--seconds 20] [--connections 2]
-Writes bench/results/scoring_profile_<label>.json and .md (the collapsed stacks' top frames too).
+With ``--baseline REV`` a second API process runs that revision's code (from ``git archive``) on the
+same store, and the two are driven in turn, round after round, so that both see the same machine
+load: on a shared machine only such a same-minute comparison means anything.
+
+Run: .venv/bin/python -m bench.profile_scoring --label lookup-caches --baseline e41a1ec [--rounds 3]
+Writes bench/results/scoring_profile_<label>.json and .md.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from store.keys import create_key
 from store.migrate import upgrade
 from tests.api.trained import create_model, train_now
 from tests.faults.api_process import ApiProcess
+from tests.workflows.support import REPO_ROOT
 
 # (bucket, substrings of a frame): walking a sample's stack from its innermost frame outwards, the
 # first frame that holds one of these substrings decides its bucket (earlier buckets win on a tie).
@@ -74,8 +79,10 @@ def summarise(collapsed: Path) -> dict:
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
-        buckets[bucket_of(stack)] += int(count)
         frames = [frame for frame in stack.split(";") if "(" in frame]
+        if frames and any(wait in frames[-1] for wait in WAITING):
+            continue
+        buckets[bucket_of(stack)] += int(count)
         if frames and bucket_of(stack) != "embedding (tokenizer + ONNX)":
             leaves[frames[-1].strip()] += int(count)
     total = sum(buckets.values()) or 1
@@ -84,7 +91,12 @@ def summarise(collapsed: Path) -> dict:
             "top_non_embedding_leaves": [[frame, round(count / total, 4)] for frame, count in leaves.most_common(25)]}
 
 
-async def prepare(workdir: Path) -> tuple[ApiProcess, str, str]:
+# Leaves where a sampled thread waits rather than computes (py-spy does not always see it as idle).
+WAITING = ("Condition.wait", "(aiosqlite/core.py:59)", "(queue.py:")
+
+
+async def prepare(workdir: Path, trees: dict[str, Path]) -> tuple[dict[str, ApiProcess], str, str]:
+    """One API process per source tree, all on one fresh SQLite store holding a trained model."""
     url = f"sqlite:///{workdir / 'assay.db'}"
     upgrade(url)
     engine = make_async_engine(url)
@@ -94,77 +106,130 @@ async def prepare(workdir: Path) -> tuple[ApiProcess, str, str]:
         await session.commit()
     # No Temporal: the scoring path never calls it, and this bench checks that it does not need to.
     settings = Settings(environment="test", data_dir=workdir, database_url=url, temporal_address="127.0.0.1:9")
-    api = ApiProcess(settings, workdir)
-    await api.start()
+    apis = {label: ApiProcess(settings, workdir, source_tree=tree) for label, tree in trees.items()}
+    await asyncio.gather(*(api.start() for api in apis.values()))
     handle = "bench.replies"
     headers = {"Authorization": f"Bearer {issued.secret}"}
-    async with httpx.AsyncClient(base_url=api.base_url, timeout=60) as client:
+    first = next(iter(apis.values()))
+    async with httpx.AsyncClient(base_url=first.base_url, timeout=60) as client:
         await create_model(client, headers, handle)
-        await train_now(sessionmaker, handle)
-        for _ in range(20):  # decode the version and warm the embedder
-            (await client.post(f"/v1/models/{handle}/score", json={"content": SHORT}, headers=headers)).raise_for_status()
+    await train_now(sessionmaker, handle)
+    for api in apis.values():
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=60) as client:
+            for _ in range(20):  # decode the version and warm the embedder
+                (await client.post(f"/v1/models/{handle}/score", json={"content": SHORT},
+                                   headers=headers)).raise_for_status()
     await engine.dispose()
-    return api, issued.secret, handle
+    return apis, issued.secret, handle
 
 
-def profile(api: ApiProcess, key: str, handle: str, seconds: float, connections: int, workdir: Path) -> dict:
+def drive(api: ApiProcess, key: str, handle: str, seconds: float, connections: int, workdir: Path) -> dict:
+    """wrk keeps the process saturated; its CPU time over the run ÷ the requests answered."""
     script = workdir / "score.lua"
     script.write_text(WRK_SCRIPT % {"key": key, "body": json.dumps(json.dumps({"content": SHORT}))})
-    collapsed = workdir / "profile.txt"
     pid = api.process.pid
-    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
-                            "--rate", "200", "--duration", f"{seconds:g}", "--nonblocking", "--format", "raw",
-                            "--output", str(collapsed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1.0)  # py-spy attached
     before = cpu_seconds(pid)
-    wrk = subprocess.run(["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds - 2:g}s", "--latency",
+    wrk = subprocess.run(["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds:g}s", "--latency",
                           "-s", str(script), f"{api.base_url}/v1/models/{handle}/score"],
                          capture_output=True, text=True, check=True).stdout
     used = cpu_seconds(pid) - before
-    spy.wait(timeout=seconds + 60)
     load = parse_wrk(wrk)
-    cpu_ms = round(1000 * used / max(load["requests"], 1), 3)
-    return {"load": load, "api_cpu_seconds": round(used, 2), "api_cpu_ms_per_request": cpu_ms,
-            "profile": summarise(collapsed) if collapsed.exists() else {"error": spy.stderr.read().decode()[-500:]}}
+    return {**load, "api_cpu_ms_per_request": round(1000 * used / max(load["requests"], 1), 3)}
 
 
-def write(label: str, result: dict) -> None:
+def sample(api: ApiProcess, key: str, handle: str, seconds: float, connections: int, workdir: Path) -> dict:
+    """py-spy's view of the same load, bucketed (a separate run: sampling costs the process some CPU)."""
+    collapsed = workdir / f"profile-{api.port}.txt"
+    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(api.process.pid),
+                            "--rate", "200", "--duration", f"{seconds + 2:g}", "--nonblocking", "--format", "raw",
+                            "--output", str(collapsed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # py-spy attached
+    drive(api, key, handle, seconds, connections, workdir)
+    spy.wait(timeout=seconds + 60)
+    return summarise(collapsed) if collapsed.exists() else {"error": spy.stderr.read().decode()[-500:]}
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if len(ordered) % 2 else round(sum(ordered[len(ordered) // 2 - 1:][:2]) / 2, 3)
+
+
+def write(result: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"scoring_profile_{label}.json").write_text(json.dumps(result, indent=2) + "\n")
-    host, run = result["machine"], result["run"]
+    name = f"scoring_profile_{result['label']}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    host, runs = result["machine"], result["runs"]
     embed = host["embed_short_p50_ms"]
-    lines = [f"# Scoring hot path profile: {label}", "",
+    lines = [f"# Scoring hot path profile: {result['label']}", "",
              f"Machine: {host['cpu']}, {host['cpu_count']} CPUs. {result['note']}", "",
-             f"One API process saturated by wrk ({result['connections']} connections, short text) for "
-             f"{result['seconds']:g} s: {run['load'].get('req_per_s')} req/s, p50 {run['load'].get('p50_ms')} ms, "
-             f"{run['load']['errors']} errors.", "",
-             f"- API process CPU per request: **{run['api_cpu_ms_per_request']} ms**; in-process embed p50 "
-             f"{embed} ms; ratio **{round(run['api_cpu_ms_per_request'] / embed, 2)}**.", "",
-             "| where the API process's CPU goes (py-spy samples) | share |", "|---|---:|"]
-    lines += [f"| {name} | {share:.1%} |" for name, share in run["profile"].get("share", {}).items()]
-    lines += ["", "Hottest frames outside the embedding:", "", "| frame | share of all samples |", "|---|---:|"]
-    lines += [f"| `{frame}` | {share:.1%} |" for frame, share in run["profile"].get("top_non_embedding_leaves", [])]
-    (RESULTS / f"scoring_profile_{label}.md").write_text("\n".join(lines) + "\n")
+             f"One API process per revision on the same store, each saturated in turn by wrk ({result['connections']} "
+             f"connections, short text, {result['seconds']:g} s per run, {result['rounds']} interleaved rounds, so "
+             "both see the same machine load). CPU per request = the API process's CPU time ÷ requests answered. "
+             f"In-process embed p50: {embed} ms (mean of {host['embed_short_p50_ms_before_and_after']}, measured "
+             "just before and after).", "",
+             "| revision | CPU ms/request (median) | ÷ embed p50 | every round | req/s (median) | p50 ms (median) |",
+             "|---|---:|---:|---|---:|---:|"]
+    for label, run in runs.items():
+        cpu = median([r["api_cpu_ms_per_request"] for r in run["rounds"]])
+        lines.append(f"| {label} ({run['revision']}) | {cpu} | {round(cpu / embed, 2)} | "
+                     f"{', '.join(str(r['api_cpu_ms_per_request']) for r in run['rounds'])} | "
+                     f"{median([r['req_per_s'] for r in run['rounds']])} | {median([r['p50_ms'] for r in run['rounds']])} |")
+    buckets = list(dict.fromkeys(name for run in runs.values() for name in run["profile"].get("share", {})))
+    lines += ["", "Where each process's CPU goes (py-spy samples while computing; waits left out):", "",
+              "| bucket | " + " | ".join(runs) + " |", "|---|" + "---:|" * len(runs)]
+    for bucket in buckets:
+        lines.append(f"| {bucket} | " + " | ".join(f"{run['profile'].get('share', {}).get(bucket, 0):.1%}"
+                                                  for run in runs.values()) + " |")
+    for label, run in runs.items():
+        lines += ["", f"Hottest frames outside the embedding, {label}:", "", "| frame | share |", "|---|---:|"]
+        lines += [f"| `{frame}` | {share:.1%} |" for frame, share in run["profile"].get("top_non_embedding_leaves", [])[:12]]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+
+
+def source_tree(revision: str, workdir: Path) -> Path:
+    """The files of ``revision`` (a commit of this repository) in a directory of their own."""
+    tree = workdir / f"tree-{revision}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", revision], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--label", required=True)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--label", required=True, help="names the result files")
+    parser.add_argument("--baseline", help="a git revision to compare with the working tree, run by run")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--note", default="", help="conditions of the run (e.g. other load on the machine)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for this benchmark: apt-get install wrk")
     workdir = Path(tempfile.mkdtemp(prefix="assay-profile-"))
-    api, key, handle = asyncio.run(prepare(workdir))
+    trees = {"current": REPO_ROOT}
+    revisions = {"current": "working tree"}
+    if args.baseline:
+        trees = {"baseline": source_tree(args.baseline, workdir), **trees}
+        revisions["baseline"] = args.baseline
+    apis, key, handle = asyncio.run(prepare(workdir, trees))
+    runs = {label: {"revision": revisions[label], "rounds": []} for label in apis}
     try:
-        run = profile(api, key, handle, args.seconds, args.connections, workdir)
+        host = machine()
+        for _ in range(args.rounds):
+            for label, api in apis.items():
+                runs[label]["rounds"].append(drive(api, key, handle, args.seconds, args.connections, workdir))
+        for label, api in apis.items():
+            runs[label]["profile"] = sample(api, key, handle, args.seconds, args.connections, workdir)
+        after = machine()["embed_short_p50_ms"]
     finally:
-        api.stop()
-    result = {"label": args.label, "seconds": args.seconds, "connections": args.connections, "note": args.note,
-              "machine": machine(), "run": run}
-    write(args.label, result)
+        for api in apis.values():
+            api.stop()
+    host["embed_short_p50_ms_before_and_after"] = [host["embed_short_p50_ms"], after]
+    host["embed_short_p50_ms"] = round((host["embed_short_p50_ms"] + after) / 2, 2)
+    result = {"label": args.label, "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections,
+              "note": args.note, "machine": host, "runs": runs}
+    write(result)
     print(json.dumps(result, indent=2))
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
