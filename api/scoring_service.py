@@ -147,6 +147,15 @@ def require_scorable(model: Model | CachedModel, handle: Handle) -> None:
 async def _version_row(session: AsyncSession, model: Model | CachedModel, handle: Handle) -> Version:
     if handle.pin is None:
         row = await version_store.get_by_id(session, model.active_version_id)
+        if row is None and isinstance(model, CachedModel):
+            # A row cached up to a second ago may name a version pruned since another process
+            # activated a newer one: ask the database which version is active now.
+            fresh = await catalog.model_by_handle(session, model.handle)
+            if fresh is None:
+                raise not_found("model")
+            require_scorable(fresh, handle)
+            model = fresh
+            row = await version_store.get_by_id(session, model.active_version_id)
     else:
         number = version_number(handle.pin)
         row = (await version_store.get_by_tag(session, model.id, handle.pin) if number is None

@@ -4,12 +4,14 @@ model are refused by every API process within 2 s, and at once by the process th
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 
 import httpx
 import pytest
 from sqlalchemy import event
 
-from api.lookup_cache import TtlCache
+from api.lookup_cache import TtlCache, model_cache
 from tests.api.lookup_waits import refused_within
 from tests.api.trained import CLEAR, trained_model
 from tests.cli.cli_runner import cli_env, run_cli
@@ -84,6 +86,18 @@ async def test_archived_model_stops_scoring_at_once_here_and_within_2_s_elsewher
     later = await refused_within(elsewhere, SPREAD_LIMIT, "POST", f"{score_url(handle)}/batch",
                                  json={"items": [{"content": CLEAR[0]}]}, headers=scorer)
     assert later.status_code == 409 and later.json()["error"]["code"] == "model_archived"
+
+
+async def test_a_cached_row_naming_a_pruned_version_is_read_again(http, model):
+    """Another process activated a newer version and pruned the one this process's cached row names."""
+    headers, handle = model["scorer"]["headers"], model["handle"]
+    first = await http.post(score_url(handle), json={"content": CLEAR[0]}, headers=headers)
+    cache = model_cache()
+    stale = replace(cache.get(handle), active_version_id=10**12)  # no such version any more
+    cache.put(handle, stale, cache.generation, read_at=time.monotonic())
+    again = await http.post(score_url(handle), json={"content": CLEAR[0]}, headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["scores"] == first.json()["scores"]
 
 
 def test_entries_expire_and_a_lookup_older_than_a_clear_is_not_kept(monkeypatch):
