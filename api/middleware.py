@@ -46,8 +46,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_headers = dict(scope.get("headers") or [])
+        incoming = request_headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         added = [(b"x-request-id", request_id.encode()), self.advertised_limit]
@@ -66,7 +66,7 @@ class RequestContextMiddleware:
                 message = {**message, "headers": [*headers, *added]}
             await send(message)
 
-        declared = headers.get(b"content-length")
+        declared = request_headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(send_with_id, request_id)
             return

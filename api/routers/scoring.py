@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -170,10 +171,9 @@ async def score_batch(handle: str, request: Request, principal: KeyDep, session:
     parsed_handle = parse_handle(handle, allow_pin=True)
     body: BatchScoreRequest = await _parse(request, BatchScoreRequest, allow_text=False)
     ids = [item.id if item.id is not None else str(index) for index, item in enumerate(body.items)]
-    if len(set(ids)) != len(ids):
-        seen: set[str] = set()
-        duplicates = sorted({i for i in ids if i in seen or seen.add(i)})
-        raise validation_error("Item ids must be unique within a batch.", {"duplicate_ids": duplicates[:20]})
+    repeated = sorted(item_id for item_id, count in Counter(ids).items() if count > 1)
+    if repeated:  # results are matched to inputs by id
+        raise validation_error("Item ids must be unique within a batch.", {"duplicate_ids": repeated[:20]})
     model = await load_model_for_scoring(session, principal, parsed_handle)
     served = await served_version(session, model, parsed_handle, settings.embedder)
     check_traits(served, body.traits)
