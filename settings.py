@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     embedder: str = "minilm"
     scorer_cache_mb: int = Field(128, ge=1, description="Decoded versions kept per API process, in MB of arrays")
+    # At most 1 s: a revoked key or an archived model must be refused by every API process within 2 s.
+    lookup_cache_seconds: float = Field(1.0, ge=0, le=1.0,
+                                        description="How long an API process trusts a key or model it read; 0 = off")
 
     retrain_min_samples: int = 20
     retrain_delay: float = Field(600.0, description="Seconds after the first buffered feedback sample")

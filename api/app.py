@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
 from api.docs import mount_docs
+from api import lookup_cache
 from api.errors import API_ERRORS, HEALTH_ERRORS, ApiError, install_error_handlers
 from api.extractor import close_extractor_pool
 from api.mcp import mount_mcp
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     configure_logging()
     release_large_allocations()  # long texts' embeddings must not ratchet an API process's memory up
     scorer_cache().configure(max_bytes=settings.scorer_cache_mb * 1024 * 1024)
+    lookup_cache.configure(settings.lookup_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError, forbidden, not_found
+from api.lookup_cache import key_cache
 from store import keys as key_store
 
 
@@ -53,9 +55,16 @@ async def principal_from_request(request: Request, session: AsyncSession) -> Pri
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
-    record = await key_store.verify(session, token.strip())
+    token = token.strip()
+    cache = key_cache()
+    digest = key_store.hash_secret(token)
+    record = cache.get(digest)
     if record is None:
-        raise unauthorized("The API key is unknown or revoked.")
+        generation, read_at = cache.generation, time.monotonic()
+        record = await key_store.verify(session, token)
+        if record is None:
+            raise unauthorized("The API key is unknown or revoked.")
+        cache.put(digest, record, generation, read_at)
     limiter = request.app.state.rate_limiter
     if limiter is not None:
         await limiter.check(record.prefix)

@@ -36,7 +36,9 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     principal = await principal_from_request(request, session)
     # End the read transaction: on SQLite a handler that later writes must not start from an old
     # read snapshot (that fails at once with "database is locked" instead of waiting its turn).
-    await session.rollback()
+    # A key found in the lookup cache opened none, and the rollback would only cost a thread hop.
+    if session.in_transaction():
+        await session.rollback()
     return principal
 
 

@@ -121,11 +121,15 @@ def json_safe(value: Any) -> Any:
     return json_safe(str(value))
 
 
+def error_object(code: str, message: str, request_id: str, details: dict | None = None) -> dict:
+    """The envelope's ``error`` object; batch items carry it alone (SPEC §9.1)."""
+    return {"code": code, "message": message, "request_id": request_id, "details": json_safe(details or {})}
+
+
 def envelope(status: int, code: str, message: str, request_id: str, details: dict | None = None,
              headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "request_id": request_id,
-                      "details": json_safe(details or {})}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse({"error": error_object(code, message, request_id, details)}, status_code=status,
+                        headers=headers)
 
 
 _STATUS_CODES = {

@@ -5,10 +5,13 @@ The handle grammar is `domain.handles`; this module turns its errors into the AP
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Principal
 from api.errors import ApiError, not_found
+from api.lookup_cache import CachedModel, model_cache
 from domain import handles
 from domain.handles import Handle
 from store import catalog
@@ -38,10 +41,21 @@ async def load_model(session: AsyncSession, principal: Principal, handle: Handle
     if isinstance(handle, str):
         handle = parse_handle(handle)
     principal.require_read(handle.namespace)
+    cache = model_cache()
+    generation, read_at = cache.generation, time.monotonic()
     model = await catalog.model_by_handle(session, handle.full, for_update=for_update)
     if model is None:
         raise not_found("model")
+    cache.put(handle.full, CachedModel.of(model), generation, read_at)  # every fresh read refreshes it
     return model
+
+
+async def load_model_for_scoring(session: AsyncSession, principal: Principal, handle: Handle) -> Model | CachedModel:
+    """``load_model`` for the scoring hot path: a row read less than a second ago is reused
+    (``api.lookup_cache``), so a score costs no database round trip."""
+    principal.require_read(handle.namespace)
+    cached = model_cache().get(handle.full)
+    return cached if cached is not None else await load_model(session, principal, handle)
 
 
 async def load_model_for_write(session: AsyncSession, principal: Principal, handle: Handle | str) -> Model:

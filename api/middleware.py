@@ -11,9 +11,18 @@ from starlette.exceptions import HTTPException
 from ulid import ULID
 
 from api.errors import envelope
+from api.lookup_cache import model_cache
 
 # An incoming id is honoured only if it is short and plain (no header injection, no log forging).
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Scoring writes nothing a model lookup caches (feedback only appends samples).
+_SCORING_SUFFIXES = ("/score", "/score/batch", "/compare")
+
+
+def may_change_models(scope) -> bool:
+    """Whether a request may change a model row, so that this process's cached rows must go."""
+    return scope["method"] not in _READ_ONLY_METHODS and not scope["path"].endswith(_SCORING_SUFFIXES)
 
 
 def new_request_id() -> str:
@@ -37,21 +46,27 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_headers = dict(scope.get("headers") or [])
+        incoming = request_headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         added = [(b"x-request-id", request_id.encode()), self.advertised_limit]
         started = False
+        # A change is committed before its answer starts: the process that made it never serves
+        # the old row again once the client can know about the change (api/lookup_cache.py).
+        forget_models = may_change_models(scope)
 
         async def send_with_id(message):
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if forget_models:
+                    model_cache().clear()
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
                 message = {**message, "headers": [*headers, *added]}
             await send(message)
 
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = request_headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(send_with_id, request_id)
             return
@@ -72,6 +87,9 @@ class RequestContextMiddleware:
         except BodyTooLarge:
             if not started:
                 await self._too_large(send_with_id, request_id)
+        finally:
+            if forget_models:  # also after a write that committed in its teardown
+                model_cache().clear()
 
     async def _too_large(self, send, request_id: str) -> None:
         body = json.dumps({"error": {

@@ -31,6 +31,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError, model_archived, not_found, validation_error
+from api.lookup_cache import CachedModel
 from api.observability import SCORER_CACHE_BYTES, SCORER_CACHE_VERSIONS
 from api.run_control import signal_retrain
 from contracts.states import ModelState
@@ -131,21 +132,30 @@ async def load_embedder(name: str):
     return await anyio.to_thread.run_sync(get_embedder, name)
 
 
-def model_not_ready(model: Model) -> ApiError:
+def model_not_ready(model: Model | CachedModel) -> ApiError:
     return ApiError(409, "model_not_ready", f"Model '{model.handle}' has no trained version to score with yet.",
                     {"state": model.state})
 
 
-def require_scorable(model: Model, handle: Handle) -> None:
+def require_scorable(model: Model | CachedModel, handle: Handle) -> None:
     if model.state == ModelState.ARCHIVED:
         raise model_archived()
     if handle.pin is None and model.active_version_id is None:
         raise model_not_ready(model)
 
 
-async def _version_row(session: AsyncSession, model: Model, handle: Handle) -> Version:
+async def _version_row(session: AsyncSession, model: Model | CachedModel, handle: Handle) -> Version:
     if handle.pin is None:
         row = await version_store.get_by_id(session, model.active_version_id)
+        if row is None and isinstance(model, CachedModel):
+            # A row cached up to a second ago may name a version pruned since another process
+            # activated a newer one: ask the database which version is active now.
+            fresh = await catalog.model_by_handle(session, model.handle)
+            if fresh is None:
+                raise not_found("model")
+            require_scorable(fresh, handle)
+            model = fresh
+            row = await version_store.get_by_id(session, model.active_version_id)
     else:
         number = version_number(handle.pin)
         row = (await version_store.get_by_tag(session, model.id, handle.pin) if number is None
@@ -161,7 +171,7 @@ def _decode(row: Version, embedder) -> ServedVersion:
     return ServedVersion(row.id, row.version_no, row.model_id, Scorer(Snapshot.from_json(row.snapshot), embedder))
 
 
-async def served_version(session: AsyncSession, model: Model, handle: Handle, embedder_name: str) -> ServedVersion:
+async def served_version(session: AsyncSession, model: Model | CachedModel, handle: Handle, embedder_name: str) -> ServedVersion:
     """The decoded version that answers for ``handle`` (active, or the pinned one)."""
     require_scorable(model, handle)
     if handle.pin is None:

@@ -274,6 +274,14 @@ class Endpoints(ABC, Generic[JsonResult, TextResult]):
         body = {"content": content} | present(traits=None if traits is None else list(traits))
         return self._text(Call("POST", model_path(handle, "score"), json=body, accept="text/plain"))
 
+    def score_batch(self, handle: str, items: Sequence[str | Mapping[str, str]], *,
+                    traits: Sequence[str] | None = None) -> JsonResult:
+        """Score 1–256 texts in one call (`{"items": [{id, result} | {id, error}], "metadata"}`, in input
+        order). An item is a text, or `{"id": …, "content": …}`; a text's id is its index."""
+        body = {"items": [{"content": item} if isinstance(item, str) else dict(item) for item in items]} \
+            | present(traits=None if traits is None else list(traits))
+        return self._json(Call("POST", model_path(handle, "score", "batch"), json=body))
+
     def compare(self, handle: str, a: str, b: str, *, traits: Sequence[str] | None = None) -> JsonResult:
         body = {"a": a, "b": b} | present(traits=None if traits is None else list(traits))
         return self._json(Call("POST", model_path(handle, "compare"), json=body))

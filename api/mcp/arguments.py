@@ -29,6 +29,13 @@ FormatArg = Annotated[RenderFormat, Field(
     description="`json` for the full score card, `text` for the bar-chart rendering.")]
 
 
+class BatchItemArgument(BaseModel):
+    """One text of a batch."""
+
+    id: str | None = Field(None, description="Your id for the item, echoed in its result; left out, its index.")
+    content: str = Field(..., description="The text to score, or one http(s) URL.")
+
+
 class TraitArgument(BaseModel):
     """One trait to add, or to replace when a trait with the same key exists."""
 

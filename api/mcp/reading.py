@@ -6,7 +6,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from api.mcp.arguments import CursorArg, FormatArg, Handle, LimitArg, TraitFilterArg
+from api.mcp.arguments import BatchItemArgument, CursorArg, FormatArg, Handle, LimitArg, TraitFilterArg
 from api.mcp.bridge import Relay, model_path, path_segment
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -92,6 +92,21 @@ def register(server: MCPServer, relay: Relay) -> None:
         body: dict[str, Any] = {"content": content, "traits": traits, "feedback": feedback}
         return await relay(ctx, "POST", model_path(handle, "score"),
                            body={k: v for k, v in body.items() if v is not None}, accept=_accept(format))
+
+    @server.tool(annotations=SCORING, description=(
+        "Score up to 256 texts (or URLs) with one model version in one call. Each item's `result` is the "
+        "card `score` gives for it; an item that cannot be scored (a URL that fails to fetch, blank text) "
+        "carries its own `error` and the others are still scored. No feedback."))
+    async def score_batch(
+        ctx: Context,
+        handle: Handle,
+        items: Annotated[list[BatchItemArgument], Field(
+            description="1 to 256 items; results come back in this order.")],
+        traits: TraitFilterArg = None,
+    ) -> CallToolResult:
+        body: dict[str, Any] = {"items": [item.model_dump(exclude_none=True) for item in items], "traits": traits}
+        return await relay(ctx, "POST", model_path(handle, "score", "batch"),
+                           body={k: v for k, v in body.items() if v is not None})
 
     @server.tool(annotations=SCORING, description=(
         "Score two texts (or URLs) with the same model and report b minus a, overall and per trait."))

@@ -20,6 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,13 +30,15 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ValidationError
 
 from api.deps import KeyDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import ApiError, request_id_of, validation_error
+from api.errors import ApiError, error_object, request_id_of, validation_error
 from api.fetch import is_single_url
-from api.lookup import load_model, parse_handle
+from api.lookup import load_model, load_model_for_scoring, parse_handle
 from api.negotiation import prefers_over_json
 from api.routers.extract import fetch_or_fail
-from api.schemas.scoring import CompareRequest, CompareResponse, ScoreRequest, ScoreResponse
-from api.scoring_service import check_traits, plan_feedback, score_card, served_version, store_feedback
+from api.schemas.scoring import (NON_BLANK, BatchScoreRequest, BatchScoreResponse, CompareRequest, CompareResponse,
+                                 ScoreRequest, ScoreResponse)
+from api.scoring_service import (ServedVersion, check_traits, plan_feedback, score_card, served_version,
+                                 store_feedback)
 from engine.card import compare_cards
 from engine.render import render_card, render_compare
 
@@ -83,6 +88,21 @@ def _with_metadata(card: dict, request: Request, version_label: str, sample_ids:
                                  "sample_ids": sample_ids}}
 
 
+@dataclass(frozen=True)
+class Scored:
+    card: dict  # without metadata
+    text: str
+    source_url: str | None
+    content_sha256: str | None
+
+
+async def scored(served: ServedVersion, content: str, traits: list[str] | None, max_depth: int,
+                 allow: list[str]) -> Scored:
+    """The one way content becomes a card, for `…/score` and for every item of `…/score/batch`."""
+    text, source_url, sha = await _readable(content, allow)
+    return Scored(await score_card(served, text, traits, max_depth), text, source_url, sha)
+
+
 @router.post(
     "/models/{handle}/score",
     response_model=ScoreResponse,
@@ -99,22 +119,87 @@ async def score(handle: str, request: Request, principal: KeyDep, session: Sessi
     """Score the content against the active version, or a pinned one (`handle@v3`, `handle@tag`)."""
     parsed_handle = parse_handle(handle, allow_pin=True)
     body: ScoreRequest = await _parse(request, ScoreRequest, allow_text=True)
-    model = await load_model(session, principal, parsed_handle)
+    # Feedback writes samples under the model's current rules (ZDR), so it reads the row afresh.
+    model = await (load_model if body.feedback else load_model_for_scoring)(session, principal, parsed_handle)
     served = await served_version(session, model, parsed_handle, settings.embedder)
     check_traits(served, body.traits)
     plan = None
     if body.feedback:
         plan = await plan_feedback(session, principal, model, body.feedback)
-    text, source_url, sha = await _readable(body.content, settings.fetch_allow_list)
-    card = await score_card(served, text, body.traits, model.max_depth)
+    result = await scored(served, body.content, body.traits, model.max_depth, settings.fetch_allow_list)
     sample_ids: list[int] = []
     if plan is not None:
         sample_ids = await store_feedback(session, temporal, settings, model, plan,
-                                                           text, source_url, sha)
+                                          result.text, result.source_url, result.content_sha256)
     if prefers_over_json(request.headers.get("accept", ""), "text/plain"):
-        return PlainTextResponse(render_card(card), media_type=TEXT_PLAIN,
+        return PlainTextResponse(render_card(result.card), media_type=TEXT_PLAIN,
                                  headers={"X-Version-Id": served.label})
-    return JSONResponse(_with_metadata(card, request, served.label, sample_ids))
+    return JSONResponse(_with_metadata(result.card, request, served.label, sample_ids))
+
+
+def _inline_schema(schema: type[BaseModel]) -> dict:
+    """``schema``'s JSON schema with nested models written in place: in a route's ``openapi_extra``
+    a ``#/$defs/…`` reference would point nowhere in the OpenAPI document."""
+    document = schema.model_json_schema()
+    definitions = document.pop("$defs", {})
+
+    def resolve(node):
+        if isinstance(node, dict):
+            if set(node) == {"$ref"}:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(document)
+
+
+# Items are scored a few at a time: URL items wait on the network, not the CPU, and one batch
+# must not take every embedding thread of the process from the single-score traffic around it.
+BATCH_CONCURRENCY = 4
+
+
+@router.post("/models/{handle}/score/batch", response_model=BatchScoreResponse, summary="Score up to 256 texts",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": _inline_schema(BatchScoreRequest)}}}})
+async def score_batch(handle: str, request: Request, principal: KeyDep, session: SessionDep,
+                      settings: SettingsDep):
+    """Score 1–256 items with one version (active or pinned). Each `result` is exactly the card
+    `POST …/score` gives for that content; an item that cannot be scored (a URL that fails to fetch,
+    blank content) carries its own `error` and the others are scored. No feedback here."""
+    parsed_handle = parse_handle(handle, allow_pin=True)
+    body: BatchScoreRequest = await _parse(request, BatchScoreRequest, allow_text=False)
+    ids = [item.id if item.id is not None else str(index) for index, item in enumerate(body.items)]
+    repeated = sorted(item_id for item_id, count in Counter(ids).items() if count > 1)
+    if repeated:  # results are matched to inputs by id
+        raise validation_error("Item ids must be unique within a batch.", {"duplicate_ids": repeated[:20]})
+    model = await load_model_for_scoring(session, principal, parsed_handle)
+    served = await served_version(session, model, parsed_handle, settings.embedder)
+    check_traits(served, body.traits)
+    request_id = request_id_of(request)
+    slots = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+    async def one(content: str) -> dict:
+        if not re.search(NON_BLANK, content):
+            return {"error": error_object("validation_error", "`content` must not be blank.", request_id,
+                                          {"field": "content"})}
+        async with slots:
+            try:
+                result = await scored(served, content, body.traits, model.max_depth, settings.fetch_allow_list)
+            except ApiError as error:
+                return {"error": error_object(error.code, error.message, request_id, error.details)}
+        return {"result": _with_metadata(result.card, request, served.label, [])}
+
+    async with asyncio.TaskGroup() as group:  # an unexpected failure cancels the other items
+        tasks = [group.create_task(one(item.content)) for item in body.items]
+    outcomes = [task.result() for task in tasks]
+    failed = sum("error" in outcome for outcome in outcomes)
+    return JSONResponse({
+        "items": [{"id": item_id, **outcome} for item_id, outcome in zip(ids, outcomes)],
+        "metadata": {"request_id": request_id, "version_id": served.label,
+                     "succeeded": len(outcomes) - failed, "failed": failed},
+    })
 
 
 @router.post("/models/{handle}/compare", response_model=CompareResponse, responses=_TEXT_VIEW,
@@ -126,7 +211,7 @@ async def compare(handle: str, request: Request, principal: KeyDep, session: Ses
     """Score a baseline `a` and a candidate `b` with the same version and report the differences."""
     parsed_handle = parse_handle(handle, allow_pin=True)
     body: CompareRequest = await _parse(request, CompareRequest, allow_text=False)
-    model = await load_model(session, principal, parsed_handle)
+    model = await load_model_for_scoring(session, principal, parsed_handle)
     served = await served_version(session, model, parsed_handle, settings.embedder)
     check_traits(served, body.traits)
     # Both sides may be URLs: fetch them side by side; the first failure answers the request.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 # A card about nothing would still claim tiers and confidence, so blank content is refused (422).
@@ -81,3 +81,48 @@ class CompareResponse(BaseModel):
     b: ScoreResponse
     improvement: int = Field(..., description="Composite of b minus composite of a.")
     per_trait: dict[str, TraitDeltaOut]
+
+
+MAX_BATCH_ITEMS = 256
+
+
+class BatchItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, min_length=1, max_length=256,
+                           description="Your id for this item, echoed in its result; defaults to the item's "
+                                       "index as a string. Ids must be unique within the batch.")
+    # Blank content is that item's own 422-style error, not the whole request's (docs/decisions.md).
+    content: str = Field(..., description="The text (or a lone http(s) URL) to score.")
+
+
+class BatchScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # `feedback` here is refused, never silently dropped
+
+    items: list[BatchItem] = Field(..., min_length=1, max_length=MAX_BATCH_ITEMS)
+    traits: list[str] | None = Field(None, description="Limit every card to these traits (key or name).")
+
+
+class BatchItemError(BaseModel):
+    code: str
+    message: str
+    request_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class BatchItemOut(BaseModel):
+    id: str
+    result: ScoreResponse | None = Field(None, description="Exactly what POST …/score answers for this content.")
+    error: BatchItemError | None = Field(None, description="The error envelope's `error` object for this item alone.")
+
+
+class BatchMetadata(BaseModel):
+    request_id: str
+    version_id: str = Field(..., description="The version that scored every item, as `vN`.", examples=["v3"])
+    succeeded: int
+    failed: int
+
+
+class BatchScoreResponse(BaseModel):
+    items: list[BatchItemOut] = Field(..., description="One entry per input item, in input order.")
+    metadata: BatchMetadata

@@ -9,20 +9,14 @@ import pytest
 
 from engine.card import composite_score
 from engine.render import render_card
-from tests.api.trained import create_model, train_now
+from tests.api.trained import create_model, train_now, trained_model
 
 TEXT = "Open Settings, choose Security, and press Reset password. You'll get an email within a minute."
 
 
 @pytest.fixture(scope="module")
 async def trained(make_key, http, sessionmaker_):
-    namespace = f"s{uuid.uuid4().hex[:12]}"
-    owner = await make_key(namespace)
-    handle = f"{namespace}.replies"
-    await create_model(http, owner["headers"], handle)
-    await train_now(sessionmaker_, handle)
-    scorer = await make_key(namespace, scope="scoring")
-    return {"handle": handle, "owner": owner, "scorer": scorer, "namespace": namespace}
+    return await trained_model(http, make_key, sessionmaker_, "s")
 
 
 async def score(http, handle, headers, **body):

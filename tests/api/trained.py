@@ -6,8 +6,11 @@ Temporal worker; the version flow test trains through ``POST …/train`` with th
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 
+from api.lookup_cache import forget_all
 from engine.embedders import get_embedder
 from engine.training import LabelledSample, TraitSpec, train_model
 from store.tables import Model, Sample, Trait, Version
@@ -102,4 +105,16 @@ async def train_now(sessionmaker_, handle: str, effort: str = "low", triggered_b
             model.active_version_id = version.id
         model.state = "ready"
         await session.commit()
-        return number
+    forget_all()  # written behind the API's back: this process's lookup caches must not keep the old row
+    return number
+
+
+async def trained_model(http, make_key, sessionmaker_, prefix: str) -> dict:
+    """A trained two-trait model in a fresh namespace, with an owner key and a scoring key."""
+    namespace = f"{prefix}{uuid.uuid4().hex[:12]}"
+    owner = await make_key(namespace)
+    handle = f"{namespace}.replies"
+    await create_model(http, owner["headers"], handle)
+    await train_now(sessionmaker_, handle)
+    scorer = await make_key(namespace, scope="scoring")
+    return {"handle": handle, "owner": owner, "scorer": scorer, "namespace": namespace}

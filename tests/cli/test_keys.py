@@ -8,6 +8,7 @@ from sqlalchemy import select, text
 
 from store.keys import hash_secret
 from store.tables import ApiKey
+from tests.api.lookup_waits import refused_within
 from tests.cli.cli_runner import cli_env, run_cli
 
 
@@ -79,7 +80,9 @@ async def test_revoked_key_is_refused(database_url, http, namespace):
 
     revoked = await run_cli("keys", "revoke", prefix, env=env)
     again = await run_cli("keys", "revoke", prefix, env=env)
-    refused = await http.get("/v1/models", params={"namespace": namespace}, headers=_bearer(secret))
+    # The API process trusts a key it verified for up to a second (ASSAY_LOOKUP_CACHE_SECONDS).
+    refused = await refused_within(http, 2.0, "GET", "/v1/models", params={"namespace": namespace},
+                                   headers=_bearer(secret))
     listed = {e["prefix"]: e for e in json.loads((await run_cli("keys", "list", "--json", env=env)).stdout)}
 
     assert revoked.exit_code == 0 and again.exit_code == 0

@@ -17,9 +17,10 @@ from tests.workflows.support import REPO_ROOT, free_port
 
 class ApiProcess:
     def __init__(self, settings, data_dir: Path, temporal_address: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, source_tree: Path = REPO_ROOT) -> None:
         self.extra_env = extra_env or {}
         self.settings = settings
+        self.source_tree = source_tree  # the code it runs (a benchmark compares two revisions)
         self.data_dir = data_dir
         self.temporal_address = temporal_address or settings.temporal_address
         self.port = free_port()
@@ -45,7 +46,7 @@ class ApiProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning"],
-            cwd=REPO_ROOT, env=self._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=self.source_tree, env=self._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = asyncio.get_running_loop().time() + limit
         async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as client:
             while True:

@@ -53,6 +53,8 @@ async def test_train_then_score_and_compare_through_mcp(connect, owner, trained_
         compared = await client.call_tool("compare", {
             "handle": trained_handle, "a": "Ticket closed. Do not reply.",
             "b": "Thanks for writing in! Your refund was sent today.", "traits": ["warmth"]})
+        batch = await client.call_tool("score_batch", {"handle": trained_handle,
+                                                       "items": [{"content": text}, {"id": "blank", "content": " "}]})
 
     rest_score = (await rest.post(f"/v1/models/{trained_handle}/score", json={"content": text},
                                   headers=owner["headers"])).json()
@@ -66,6 +68,10 @@ async def test_train_then_score_and_compare_through_mcp(connect, owner, trained_
     assert "clarity" in rendered.content[0].text and "Composite" in rendered.content[0].text
     assert set(compared.structured_content["per_trait"]) == {"warmth"}
     assert compared.structured_content["per_trait"]["warmth"]["delta"] > 0
+    first, blank = batch.structured_content["items"]
+    assert first["id"] == "0" and {k: v for k, v in first["result"].items() if k != "metadata"} == \
+           {k: v for k, v in rest_score.items() if k != "metadata"}
+    assert blank == {"id": "blank", "error": {**blank["error"], "code": "validation_error"}}
 
 
 async def test_versions_through_mcp(connect, make_key, owner, namespace, trained_handle):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import select
 
+from api.lookup_cache import forget_all
 from store.tables import Model, Version, VersionTag
 from tests.api.trained import create_model, train_now
 
@@ -54,6 +55,7 @@ async def copy_active_version(sessionmaker_, source: str, target: str, tag: str)
         model.active_version_id = version.id
         model.state = "ready"
         await session.commit()
+    forget_all()  # written behind the API's back: its processes' lookup caches must not keep the draft row
 
 
 @pytest.fixture(scope="session")
