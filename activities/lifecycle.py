@@ -38,7 +38,9 @@ class LifecycleActivities:
     def finalize_failure(self, inp: FailureInput) -> FinalizeResult:
         with self.deps.transaction() as session:
             changed = runs.fail_run(session, inp.run_id, inp.code, inp.message, inp.status)
-        return FinalizeResult(inp.run_id, changed)
+            op = runs.run_by_id(session, inp.run_id)
+        # The status tells a late cancel that the run had published already (see workflows.train).
+        return FinalizeResult(inp.run_id, changed, op.status if op is not None else "")
 
     @activity.defn(name="buffered_feedback")
     def buffered_feedback(self, query: BufferedQuery) -> BufferedState:

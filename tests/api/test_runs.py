@@ -15,8 +15,10 @@ import uuid
 import pytest
 
 from activities import ActivityDeps
+from tests.workflows.record_histories import late_cancel_worker
 from tests.workflows.support import app_client, make_model, training_samples, wait_for_state
 from worker import build_worker
+from workflows.train import TrainWorkflow
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -222,3 +224,31 @@ async def test_runs_list_pages_newest_first_and_is_owner_only(http, owner, names
     run = await _run(http, headers, started[0])
     assert run["events_source"] == "temporal" and _types(run)[0] == "queued" and _types(run)[-1] == "succeeded"
     assert [e["phase"] for e in run["events"] if e["type"] == "phase"] == ["discover"]
+
+
+async def test_a_cancel_after_the_publish_keeps_the_published_run(settings, temporal_env, owner, namespace):
+    """The race of a late cancel: the publish commits first, then the cancel arrives (from the Web UI,
+    or a cancel the API sent while the store still said running). The run stays published."""
+    headers = owner["headers"]
+    handle = f"{namespace}.late"
+    lane = settings.model_copy(update={"task_queue": f"runs-late-{uuid.uuid4().hex[:8]}"})
+    deps = ActivityDeps.from_settings(lane)
+    try:
+        async with app_client(lane, temporal_env.client) as (_, http), \
+                late_cancel_worker(temporal_env.client, lane.task_queue, deps):
+            await make_model(http, headers, handle, per_pole=4)
+            run_id = await _start(http, headers, handle, "train", {"effort": "low"})
+            await _wait_for_run(http, headers, run_id, lambda r: r["status"] == "succeeded")
+            refused = await http.post(f"/v1/runs/{run_id}/cancel", headers=headers)
+            assert refused.status_code == 409 and refused.json()["error"]["code"] == "run_finished"
+            workflow_run = temporal_env.client.get_workflow_handle_for(TrainWorkflow.run, run_id)
+            await workflow_run.cancel()  # Temporal's own cancel, as the Web UI sends it
+            assert (await workflow_run.result()).status == "succeeded"
+            run = await _wait_for_run(http, headers, run_id, lambda r: _types(r)[-1:] == ["succeeded"])
+            model = (await http.get(f"/v1/models/{handle}", headers=headers)).json()
+            assert await _version_numbers(http, headers, handle) == [1]
+    finally:
+        deps.close()
+    assert run["status"] == "succeeded" and run["version_no"] == 1 and run["cancel_requested"] is False
+    assert "cancel_requested" in _types(run)
+    assert model["state"] == "ready" and model["last_operation"]["status"] == "succeeded"
