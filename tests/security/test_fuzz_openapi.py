@@ -83,6 +83,9 @@ OPERATIONS = [
     ("POST", "/v1/models/{handle}/versions/{name}"),
     ("DELETE", "/v1/models/{handle}/versions/{name}"),
     ("PUT", "/v1/models/{handle}/versions/active"),
+    ("GET", "/v1/models/{handle}/runs"),
+    ("GET", "/v1/runs/{run_id}"),
+    ("POST", "/v1/runs/{run_id}/cancel"),
 ]
 # Extract only succeeds with a reachable page; the fuzz sends no request that leaves the machine.
 NEVER_SUCCEEDS_OFFLINE = {("POST", "/v1/extract")}
@@ -104,6 +107,7 @@ def real_path_parameters(world, path: str) -> list[dict]:
         "sample_id": world.sample_ids[:2],
         "v": ["v1", world.tag],
         "name": [world.tag, "beta"],
+        "run_id": [world.run_id],
     }
     names = re.findall(r"{(\w+)}", path)
     sets = []
