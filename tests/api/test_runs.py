@@ -105,6 +105,7 @@ async def test_cancel_a_max_fit_first_training_then_a_retune(http, owner, namesp
     body = await wait_for_state(http, headers, handle, {"draft", "failed", "ready"}, limit=CANCEL_WITHIN * 6)
     took = time.monotonic() - asked
     assert body["state"] == "draft", body
+    print(f"\ncancel of a first training at effort max, mid-search: draft after {took:.2f} s")
     assert took < CANCEL_WITHIN, f"the cancellation took {took:.1f} s"
     assert body["last_operation"]["status"] == "cancelled"
     assert body["last_operation"]["error"]["code"] == "cancelled"
@@ -134,7 +135,9 @@ async def test_cancel_a_max_fit_first_training_then_a_retune(http, owner, namesp
     await _cancel(http, headers, retune)
     assert await _score_version(http, headers, handle) == "v1"
     body = await wait_for_state(http, headers, handle, {"ready", "failed", "draft"}, limit=CANCEL_WITHIN * 6)
-    assert time.monotonic() - asked < CANCEL_WITHIN
+    took = time.monotonic() - asked
+    print(f"cancel of a re-tune at effort max, mid-search: ready after {took:.2f} s")
+    assert took < CANCEL_WITHIN, f"the cancellation took {took:.1f} s"
     assert body["state"] == "ready" and body["version_no"] == 1, body
     assert body["last_operation"]["run_id"] == retune and body["last_operation"]["status"] == "cancelled"
     assert await _version_numbers(http, headers, handle) == [1]
