@@ -81,14 +81,18 @@ async def run_reporting(deps: ActivityDeps, run_id: str, sink: ProgressSink, wor
                         *args: Any) -> Any:
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(deps.cpu_executor, work, *args)
+    try:
+        return await _report_until_done(deps, run_id, sink, future)
+    except asyncio.CancelledError:  # at whichever await of the loop the cancellation arrived
+        sink.cancel()  # the CPU thread stops at its next progress report
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody awaits it now
+        raise
+
+
+async def _report_until_done(deps: ActivityDeps, run_id: str, sink: ProgressSink, future: asyncio.Future) -> Any:
     recorded, recorded_at = -1, 0.0
     while True:
-        try:
-            finished, _ = await asyncio.wait({future}, timeout=TICK_SECONDS)
-        except asyncio.CancelledError:
-            sink.cancel()  # the CPU thread stops at its next progress report
-            future.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody awaits it now
-            raise
+        finished, _ = await asyncio.wait({future}, timeout=TICK_SECONDS)
         version, progress = sink.snapshot()
         activity.heartbeat(progress.as_dict())
         if finished:
