@@ -75,13 +75,16 @@ class AuthoringActivities:
             key_of = {t.id: t.key for t in traits}
         extrinsic = [(t.key, t.name, t.positive_label, t.negative_label) for t in traits if t.kind != "intrinsic"]
         embedder = get_embedder(self.deps.settings.embedder)
-        vectors = embed_with_cache(embedder, [r.text for r in rows], DbEmbeddingCache(self.deps.engine))
+        vectors = embed_with_cache(  # each report is also where a cancelled discovery stops
+            embedder, [r.text for r in rows], DbEmbeddingCache(self.deps.engine),
+            on_embedded=lambda done, total: sink.set("discover", 0, 2, f"embedding samples {done}/{total}"))
         sink.set("discover", 1, 2, "fitting axes")
         try:
             found = discover(vectors, [(r.id, key_of[r.trait_id], r.quality) for r in rows], extrinsic,
                              inp.effort, {r.id: r.text for r in rows})
         except DiscoveryError as exc:
             raise user_fault("discovery_failed", str(exc)) from None
+        sink.check_cancelled()  # a cancelled run attaches nothing (its close would refuse it anyway)
         with self.deps.transaction() as session:
             added = drafts.attach_discovered(session, inp.model_id, found)
             _finish(session, inp.run_id, added)
@@ -92,9 +95,9 @@ class AuthoringActivities:
     @activity.defn(name="synthesize_samples")
     async def synthesize_samples(self, inp: AuthoringInput) -> AuthoringResult:
         sink = ProgressSink("synthesize", "writing samples")
-        return await run_reporting(self.deps, inp.run_id, sink, self._synthesize, inp)
+        return await run_reporting(self.deps, inp.run_id, sink, self._synthesize, inp, sink)
 
-    def _synthesize(self, inp: AuthoringInput) -> AuthoringResult:
+    def _synthesize(self, inp: AuthoringInput, sink: ProgressSink) -> AuthoringResult:
         if (done := self._finished_before(inp.run_id)) is not None:
             return done
         with self.deps.transaction() as session:
@@ -112,6 +115,7 @@ class AuthoringActivities:
             generated = generator.generate(request)
         except SynthesisError as exc:
             raise user_fault("synthesis_failed", str(exc)) from None
+        sink.check_cancelled()
         with self.deps.transaction() as session:
             added = drafts.add_synthesized(session, inp.model_id, {t.key: t.id for t in traits}, generated)
             _finish(session, inp.run_id, added)

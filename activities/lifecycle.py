@@ -40,8 +40,10 @@ class LifecycleActivities:
         with self.deps.transaction() as session:
             changed = runs.fail_run(session, inp.run_id, inp.code, inp.message, inp.status)
             events = run_events(session, inp.run_id)
+            op = runs.run_by_id(session, inp.run_id)
         publish(self.deps, events)  # also on a retry that finds the run closed: deliveries are deduplicated
-        return FinalizeResult(inp.run_id, changed)
+        # The status tells a late cancel that the run had published already (see workflows.train).
+        return FinalizeResult(inp.run_id, changed, op.status if op is not None else "")
 
     @activity.defn(name="buffered_feedback")
     def buffered_feedback(self, query: BufferedQuery) -> BufferedState:

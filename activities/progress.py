@@ -7,6 +7,12 @@ timeout) and the carrier of fine-grained progress: the API reads it from the run
 server at least every HEARTBEAT_FLUSH (the SDK would otherwise hold them for 80 % of the heartbeat
 timeout). Progress is also recorded in the store every RECORD_SECONDS, the fallback when Temporal
 cannot answer.
+
+Cancellation: Temporal delivers a cancel request to the activity in the answer to a heartbeat, as
+a cancellation of this coroutine. The CPU thread cannot be interrupted from outside, so the sink is
+marked cancelled and the engine's next progress report (after each text embedded, after each group
+of configurations searched) raises ``WorkCancelled`` in that thread: the fit stops within one
+group instead of running to the end of its grid, and nothing is staged or written afterwards.
 """
 
 from __future__ import annotations
@@ -30,16 +36,29 @@ HEARTBEAT_FLUSH = timedelta(seconds=1)
 RECORD_SECONDS = 2.0
 
 
+class WorkCancelled(Exception):
+    """Raised in the CPU thread at its next progress report once the activity was cancelled."""
+
+
 class ProgressSink:
     """Written by engine callbacks on the CPU thread, read by the reporting loop."""
 
     def __init__(self, phase: str, message: str = "", *, done_before: int = 0) -> None:
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
         self._progress = Progress(phase, 0, 0, 0.0, message)
         self.version = 0
         self.done_before = done_before  # units an earlier step of the run finished (embedded texts)
 
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def check_cancelled(self) -> None:
+        if self._cancelled.is_set():
+            raise WorkCancelled()
+
     def set(self, phase: str, done: int, total: int, message: str) -> None:
+        self.check_cancelled()  # every progress report is a point where cancelled work stops
         with self._lock:
             self._progress = Progress(phase, int(done), int(total), running_fraction(done, total), message)
             self.version += 1
@@ -62,6 +81,15 @@ async def run_reporting(deps: ActivityDeps, run_id: str, sink: ProgressSink, wor
                         *args: Any) -> Any:
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(deps.cpu_executor, work, *args)
+    try:
+        return await _report_until_done(deps, run_id, sink, future)
+    except asyncio.CancelledError:  # at whichever await of the loop the cancellation arrived
+        sink.cancel()  # the CPU thread stops at its next progress report
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody awaits it now
+        raise
+
+
+async def _report_until_done(deps: ActivityDeps, run_id: str, sink: ProgressSink, future: asyncio.Future) -> Any:
     recorded, recorded_at = -1, 0.0
     while True:
         finished, _ = await asyncio.wait({future}, timeout=TICK_SECONDS)

@@ -79,6 +79,11 @@ def not_found(what: str = "resource") -> ApiError:
     return ApiError(404, "not_found", f"No such {what}.")
 
 
+def run_finished(status: str) -> ApiError:
+    return ApiError(409, "run_finished", f"The run has already ended ({status}); there is nothing to cancel.",
+                    {"status": status})
+
+
 def model_archived() -> ApiError:
     """Every write, run and score on an archived model (reads still work)."""
     return ApiError(409, "model_archived", "This model is archived: it can be read but not changed, trained or "

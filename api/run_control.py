@@ -1,5 +1,6 @@
-"""Starting runs (SPEC §1.4–1.5, §1.10): the start sequence every operation endpoint calls, and
-waking the background retrain loop. Every Temporal start and signal of the API is here.
+"""Starting runs (SPEC §1.4–1.5, §1.10): the start sequence every operation endpoint calls,
+waking the background retrain loop, and asking Temporal to cancel a run (SPEC §9.3). Every
+Temporal start, signal and cancel of the API is here.
 
 The start sequence: in ONE transaction a conditional UPDATE moves the model to ``busy`` (the row is
 the lock) and records the run ``queued`` → only then the workflow starts; if Temporal does not
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, model_archived
 from api.temporal import TEMPORAL_GONE, TemporalGateway, unavailable
@@ -65,8 +66,11 @@ async def start_operation(session: AsyncSession, temporal: TemporalGateway, mode
     run_id = new_run_id()
     await session.commit()  # end the read snapshot: the claim must be the transaction's first write
     params = {"effort": effort, "synth_type": synth_type}
+    # Claimed from the state this request read, so the run knows where a cancel takes the model back.
+    from_states = tuple(from_states)
+    claim_from = (previous_state,) if previous_state in from_states else from_states
     try:
-        await session.run_sync(lambda s: runs.claim(s, model_id, from_states, run_id, kind, fingerprint, params))
+        await session.run_sync(lambda s: runs.claim(s, model_id, claim_from, run_id, kind, fingerprint, params))
     except runs.ClaimRefused as refused:
         await session.rollback()
         await _raise_lost_race(session, model_id, fingerprint, refused.state)
@@ -116,6 +120,30 @@ async def start_run(temporal: TemporalGateway, inp: OperationInput) -> None:
         raise
     except Exception as exc:  # RPC errors, timeouts, connection loss: all mean Temporal is not taking runs
         raise unavailable("Temporal") from exc
+
+
+async def request_cancel(temporal: TemporalGateway, run_id: str) -> bool:
+    """Asks Temporal to cancel the run's workflow (its cleanup restores the model; never a terminate).
+
+    True when the request was taken (again, if it was asked before: Temporal keeps one request);
+    False when Temporal says the run is closed or unknown; 503 when it cannot be reached.
+    """
+    try:
+        client = await temporal.client()
+        await asyncio.wait_for(client.get_workflow_handle(run_id).cancel(rpc_timeout=temporal.rpc_timeout),
+                               temporal.call_bound)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        if exc.status in TEMPORAL_GONE:
+            temporal.note_unreachable()
+        raise unavailable("Temporal") from exc
+    except ApiError:
+        raise
+    except (asyncio.TimeoutError, OSError) as exc:
+        temporal.note_unreachable()
+        raise unavailable("Temporal") from exc
+    return True
 
 
 async def signal_retrain(temporal: TemporalGateway, settings: Settings, model: Model, new_samples: int) -> None:

@@ -64,6 +64,16 @@ async def last_operation(session: AsyncSession, temporal: TemporalGateway | None
     return op, await _live_progress(session, temporal, model, op)
 
 
+async def run_progress(session: AsyncSession, temporal: TemporalGateway | None, model: Model,
+                       op: Operation) -> dict | None:
+    """One run's progress: live while it is open (reconciling it if Temporal closed it), else recorded."""
+    if op.status in OPEN_STATUSES and temporal is not None:
+        live = await _live_progress(session, temporal, model, op)
+        if live is not None:
+            return live
+    return op.progress
+
+
 async def _live_progress(session: AsyncSession, temporal: TemporalGateway, model: Model,
                          op: Operation) -> dict | None:
     """Progress straight from the workflow; reconciles the run if Temporal says it is closed."""

@@ -82,6 +82,21 @@ def operation_view(op: Operation, live_progress: dict | None = None) -> dict:
     return view
 
 
+def run_summary(op: Operation, handle: str, version_no: int | None) -> dict:
+    """A run as `GET …/runs` lists it (SPEC §9.3)."""
+    return {
+        "run_id": op.run_id,
+        "handle": handle,
+        "kind": op.kind,
+        "status": op.status,
+        "started_at": iso(op.started_at),
+        "finished_at": iso(op.finished_at),
+        "effort": (op.params or {}).get("effort"),
+        "version_no": version_no,
+        "error": op.error,
+    }
+
+
 def trait_detail(trait: Trait, counts: catalog.TraitCounts | None) -> dict:
     counts = counts or catalog.TraitCounts()
     return {

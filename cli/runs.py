@@ -1,9 +1,17 @@
-"""`assay runs HANDLE` and `assay follow HANDLE`: a model's current or last run (training, re-tune,
-discovery, synthesis), once or live with a progress bar until it ends.
+"""`assay runs` and `assay follow HANDLE`: a model's runs (training, re-tune, background retrain,
+discovery, synthesis), one run with its events, cancelling one, and following the current one live.
+
+    assay runs HANDLE              every run of the model, newest first
+    assay runs show RUN_ID         one run: status, progress, and its timeline of events
+    assay runs cancel RUN_ID       ask for the run to be cancelled
 
 Decisions where the spec is silent:
-- The API reports one run per model, `last_operation` of `GET /v1/models/{handle}`; `runs` shows
-  that one (there is no run history endpoint to list older ones; the Temporal UI has them all).
+- One command with action words, as `assay versions`: a handle always holds a dot and a run id
+  starts with `run_`, so neither is ever taken for `show` or `cancel`.
+- `runs HANDLE --json` prints the list of runs (SPEC §9.3's run summaries); `show` and `cancel`
+  print the run as the API answers it.
+- `cancel` returns at once (the run ends on the server within seconds; `assay follow` shows it); a
+  run that already ended is the API's `run_finished`, exit 1.
 - `follow` on a model that is not busy shows its last run and returns at once. Its exit status, like
   `build`'s, says how the run ended: 0 succeeded (or no run at all), 1 failed or cancelled (the error
   code and message are printed), 130 on Ctrl-C (the run itself goes on).
@@ -17,7 +25,10 @@ import json
 import sys
 from typing import Any
 
+from argcomplete.completers import ChoicesCompleter
+
 from cli.connection import add_connection_options, open_client, report_api_error
+from cli.context import CliError
 from cli.progress import ProgressBar, render_bar
 from client import AssayError
 
@@ -27,14 +38,25 @@ EXIT_RUN_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
+ACTIONS = ("show", "cancel")
+USAGE = """assay runs [options] HANDLE
+       assay runs [options] show RUN_ID
+       assay runs [options] cancel RUN_ID"""
+COLUMNS = ("RUN", "KIND", "STATUS", "EFFORT", "VERSION", "STARTED", "FINISHED")
+
+
 def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    runs = commands.add_parser("runs", parents=[common], help="show a model's current or last run",
-                               description="Show the model's current or last run: kind, run id, status, "
-                                           "progress, and the error of a failed run.")
-    runs.add_argument("handle", metavar="HANDLE", help="<namespace>.<name>")
-    runs.add_argument("--json", action="store_true", help="print the run (last_operation) as JSON")
+    runs = commands.add_parser(
+        "runs", parents=[common], usage=USAGE, help="list a model's runs; show or cancel one",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="List a model's runs, newest first, or:\n"
+                    "  show RUN_ID      one run: status, progress and its events (retries with their reason)\n"
+                    "  cancel RUN_ID    cancel a queued or running run (the model goes back to where it was)")
+    words = runs.add_argument("words", nargs="+", metavar="ARGS", help="HANDLE, or an action and a run id")
+    words.completer = ChoicesCompleter(list(ACTIONS))  # type: ignore[attr-defined]  (read by argcomplete)
+    runs.add_argument("--json", action="store_true", help="print the runs, or the run, as JSON")
     add_connection_options(runs)
-    runs.set_defaults(handler=runs_command)
+    runs.set_defaults(handler=runs_command, collect_extra="words")
 
     follow = commands.add_parser("follow", parents=[common], help="follow a model's run with a progress bar",
                                  description="Draw a live progress bar of the model's current run until it ends, "
@@ -63,14 +85,59 @@ def describe_run(handle: str, operation: dict[str, Any] | None) -> str:
 
 
 def runs_command(args: argparse.Namespace) -> int:
+    action, operand = _parse_words(args.words)
     with open_client(args) as client:
         try:
-            operation = client.get_model(args.handle).get("last_operation")
+            if action is None:
+                answer: Any = list(client.iter_runs(operand, page_size=100))
+                text = format_runs(operand, answer)
+            else:
+                answer = client.get_run(operand) if action == "show" else client.cancel_run(operand)
+                text = describe_run_detail(answer, cancelling=action == "cancel")
         except AssayError as error:
             return report_api_error(error)
-    print(json.dumps(operation, indent=2, ensure_ascii=False) if args.json else describe_run(args.handle, operation),
-          flush=True)
+    print(json.dumps(answer, indent=2, ensure_ascii=False) if args.json else text, flush=True)
     return 0
+
+
+def _parse_words(words: list[str]) -> tuple[str | None, str]:
+    if words[0] in ACTIONS:
+        if len(words) != 2:
+            raise CliError(f"usage: assay runs {words[0]} RUN_ID", exit_code=2)
+        return words[0], words[1]
+    if len(words) != 1:
+        raise CliError(f"unexpected {' '.join(words[1:])!r}: the actions are {', '.join(ACTIONS)} "
+                       "(`assay runs cancel RUN_ID`)", exit_code=2)
+    return None, words[0]
+
+
+def _time(value: str | None) -> str:
+    return str(value)[:19].replace("T", " ") if value else "-"
+
+
+def format_runs(handle: str, runs: list[dict[str, Any]]) -> str:
+    if not runs:
+        return f"{handle} has had no runs yet."
+    rows = [COLUMNS] + [
+        (run["run_id"], run.get("kind") or "-", run.get("status") or "-", run.get("effort") or "-",
+         f"v{run['version_no']}" if run.get("version_no") is not None else "-", _time(run.get("started_at")),
+         _time(run.get("finished_at")))
+        for run in runs
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def describe_run_detail(run: dict[str, Any], *, cancelling: bool = False) -> str:
+    lines = [describe_run(run.get("handle") or "", run)]
+    if run.get("version_no") is not None:
+        lines.append(f"version   v{run['version_no']}")
+    if cancelling and run.get("status") in ("queued", "running"):
+        lines.append("cancel    requested; the run ends within seconds (`assay follow` shows it)")
+    for event in run.get("events") or []:
+        attempt = f" (attempt {event['attempt']})" if event.get("attempt") else ""
+        lines.append(f"  {_time(event.get('at'))}  {event.get('type')}{attempt}: {event.get('message')}")
+    return "\n".join(lines)
 
 
 def follow_command(args: argparse.Namespace) -> int:

@@ -313,6 +313,19 @@ class Endpoints(ABC, Generic[JsonResult, TextResult]):
         body = present(version=version, tag=tag)
         return self._json(Call("PUT", model_path(handle, "versions", "active"), json=body))
 
+    # --- runs ------------------------------------------------------------------------------------
+    def list_runs(self, handle: str, *, limit: int | None = None, cursor: str | None = None) -> JsonResult:
+        """The model's runs, newest first (owner keys only)."""
+        return self._json(Call("GET", model_path(handle, "runs"), params=present(limit=limit, cursor=cursor)))
+
+    def get_run(self, run_id: str) -> JsonResult:
+        """One run with its live progress and its events."""
+        return self._json(Call("GET", f"/v1/runs/{segment(run_id)}"))
+
+    def cancel_run(self, run_id: str) -> JsonResult:
+        """Ask for the run to be cancelled; the answer is the run (409 `run_finished` once it ended)."""
+        return self._json(Call("POST", f"/v1/runs/{segment(run_id)}/cancel"))
+
 
 def page_items(page: Mapping[str, Any]) -> tuple[list[Any], str | None]:
     """The items of a page and the cursor of the next one; a repeated cursor would loop forever."""

@@ -96,6 +96,9 @@ class AssayClient(Endpoints[dict[str, Any], str]):
     def iter_versions(self, handle: str, *, page_size: int | None = None) -> Iterator[dict[str, Any]]:
         return self._follow(lambda cursor: self.list_versions(handle, limit=page_size, cursor=cursor))
 
+    def iter_runs(self, handle: str, *, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        return self._follow(lambda cursor: self.list_runs(handle, limit=page_size, cursor=cursor))
+
     # --- waiting for an operation ----------------------------------------------------------------
     def wait_until_settled(self, handle: str, *, poll_interval: float = 1.0, timeout: float | None = None,
                            on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:

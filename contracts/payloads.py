@@ -100,6 +100,7 @@ class FailureInput:
 class FinalizeResult:
     run_id: str
     changed: bool  # False when the run had already been closed (retry, or reconciled by the API)
+    status: str = ""  # the run's status in the store afterwards ("" from workers before it was sent)
 
 
 @dataclass

@@ -37,10 +37,11 @@ from contracts.states import (
     OperationKind,
     RunStatus,
 )
-from store.tables import Model, Operation, Sample, utcnow
+from store.tables import Model, Operation, Sample, Version, utcnow
 
 QUEUED_PROGRESS = {"phase": "queued", "done": 0, "total": 0, "fraction": 0.0, "message": "waiting for a worker"}
 MISSING = "missing"  # the state reported for a model that does not exist
+FROM_STATE = "from_state"  # key in ``operations.params``: the state the run claimed the model from
 
 
 class ClaimRefused(Exception):
@@ -62,17 +63,23 @@ def claim(session: Session, model_id: int, from_states: Iterable[ModelState], ru
           fingerprint: str | None, params: dict) -> Operation:
     """→ busy, with a queued run; raises ClaimRefused (with the current state) if another request won.
 
+    Claimed from exactly one state, the run records it (``params["from_state"]``): a cancelled run
+    gives the model back in that state. The API claims from the one state it read.
+
     The conditional UPDATE is the first write of the transaction: on SQLite it takes the write lock
     (waiting for a racing writer), on PostgreSQL it locks the row and re-checks the state.
     """
+    from_states = list(from_states)
     claimed = session.execute(
         update(Model)
-        .where(Model.id == model_id, Model.state.in_(list(from_states)))
+        .where(Model.id == model_id, Model.state.in_(from_states))
         .values(state=ModelState.BUSY, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
         raise ClaimRefused(model_state(session, model_id))
+    if len(from_states) == 1:  # the state a cancelled run gives back (see fail_run)
+        params = {**params, FROM_STATE: str(from_states[0])}
     op = Operation(run_id=run_id, model_id=model_id, kind=kind, status=RunStatus.QUEUED, fingerprint=fingerprint,
                    params=params, progress=dict(QUEUED_PROGRESS), started_at=utcnow())
     session.add(op)
@@ -171,13 +178,20 @@ def fail_run(session: Session, run_id: str, code: str, message: str,
     """busy → draft / ready / failed, run failed or cancelled. False if it was already closed.
 
     A draft operation leaves the definition intact (draft); a failed training keeps serving the
-    version it had (ready) or has none (failed).
+    version it had (ready) or has none (failed). A cancelled training goes back to the state it was
+    claimed from (draft or failed; ready when it has a version); runs recorded before that state was
+    kept end as a failure does.
     """
     op = run_by_id(session, run_id)
     if op is None or not _close(session, op.id, status, error={"code": code, "message": message}):
         return False
+    from_state = (op.params or {}).get(FROM_STATE)
     if op.kind in DRAFT_KINDS:
         to_state = ModelState.DRAFT
+    elif status == RunStatus.CANCELLED and from_state in (ModelState.DRAFT, ModelState.FAILED):
+        # A cancelled first training gives the model back as it found it (a version stored meanwhile
+        # by nobody else is impossible while it is busy, but the UPDATE still checks).
+        to_state = case((Model.active_version_id.is_(None), from_state), else_=ModelState.READY.value)
     else:  # decided in the UPDATE itself, so it reads the version the row has when it is locked
         to_state = case((Model.active_version_id.is_(None), ModelState.FAILED.value), else_=ModelState.READY.value)
     _release(session, op, to_state)
@@ -211,6 +225,26 @@ def archive(session: Session, model_id: int) -> str | None:
 
 def run_by_id(session: Session, run_id: str) -> Operation | None:
     return session.scalar(select(Operation).where(Operation.run_id == run_id))
+
+
+def runs_of_model(session: Session, model_id: int, limit: int,
+                  below_id: int | None = None) -> list[tuple[Operation, int | None]]:
+    """(run, its version's number) of every run of the model, newest first, keyset-paged by row id.
+    The number is None for a run without a version, or whose version was pruned."""
+    query = (select(Operation, Version.version_no).outerjoin(Version, Version.id == Operation.version_id)
+             .where(Operation.model_id == model_id))
+    if below_id is not None:
+        query = query.where(Operation.id < below_id)
+    return [(op, number) for op, number in session.execute(query.order_by(Operation.id.desc()).limit(limit))]
+
+
+def run_with_model(session: Session, run_id: str) -> tuple[Operation, Model, int | None] | None:
+    """(run, its model, its version's number) by run id, or None."""
+    row = session.execute(
+        select(Operation, Model, Version.version_no).join(Model, Model.id == Operation.model_id)
+        .outerjoin(Version, Version.id == Operation.version_id).where(Operation.run_id == run_id)
+    ).first()
+    return (row[0], row[1], row[2]) if row is not None else None
 
 
 def reusable_run(session: Session, model_id: int, fingerprint: str) -> Operation | None:

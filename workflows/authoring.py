@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.payloads import AuthoringInput, OperationInput, OperationResult, RunRef
     from contracts.progress import Progress
     from workflows.common import BOOKKEEPING, LONG_WORK, ProgressReporting, step_summary
-    from workflows.train import finalize_failure
+    from workflows.train import close_failed_run
 
 
 class _DraftOperation(ProgressReporting):
@@ -38,10 +38,7 @@ class _DraftOperation(ProgressReporting):
                 summary=step_summary(self.phase, inp.handle), **LONG_WORK,
             )
         except (Exception, asyncio.CancelledError) as exc:  # every way out must finalize the model
-            error = await finalize_failure(inp, exc)
-            if error is None:
-                raise
-            raise error from None
+            return await close_failed_run(inp, exc, self._state)
         self._state.set(Progress("done", 1, 1, 1.0, f"{result.added} added"))
         return OperationResult(inp.run_id, "succeeded", added=result.added)
 

@@ -29,19 +29,26 @@ with workflow.unsafe.imports_passed_through():
         BOOKKEEPING,
         LONG_WORK,
         ProgressReporting,
+        ProgressState,
         failure_code,
         is_cancellation,
         step_summary,
     )
 
 PHASE_STEPS_PATCH = "train-embed-step-before-fit"
+# A cancel that arrives while the run's last step commits (publish, or a draft operation's write) can
+# lose the race in the store: the run is already `succeeded`. With this marker the workflow then
+# completes as succeeded too, instead of closing as Canceled in Temporal over a published run.
+# Shared by every operation workflow through finalize_failure.
+LATE_CANCEL_PATCH = "operation-late-cancel-completes-a-finished-run"
 
 
-async def finalize_failure(inp: OperationInput, exc: BaseException) -> ApplicationError | None:
-    """Records the failure (or cancellation) in the store; returns the error to close the run with."""
+async def finalize_failure(inp: OperationInput, exc: BaseException) -> ApplicationError | OperationResult | None:
+    """Records the failure (or cancellation) in the store; returns the error to close the run with,
+    None to close it as cancelled, or the result of a run that finished before a late cancel."""
     cancelled = is_cancellation(exc)
     code, message = ("cancelled", "The run was cancelled.") if cancelled else failure_code(exc)
-    await workflow.execute_activity_method(
+    recorded = await workflow.execute_activity_method(
         LifecycleActivities.finalize_failure,
         FailureInput(inp.run_id, inp.model_id, inp.kind, code, message,
                      status=RunStatus.CANCELLED if cancelled else RunStatus.FAILED),
@@ -49,8 +56,22 @@ async def finalize_failure(inp: OperationInput, exc: BaseException) -> Applicati
         **BOOKKEEPING,
     )
     if cancelled:
+        if recorded.status == RunStatus.SUCCEEDED and workflow.patched(LATE_CANCEL_PATCH):
+            return OperationResult(inp.run_id, RunStatus.SUCCEEDED)  # it published first: keep that
         return None  # re-raise the cancellation itself so Temporal records the run as cancelled
     return ApplicationError(message, type=code, non_retryable=True)
+
+
+async def close_failed_run(inp: OperationInput, exc: BaseException, state: ProgressState) -> OperationResult:
+    """The way out of a run whose step raised: finalize in the store, then raise the cancellation or
+    the failure, or (a late cancel after the run finished) return the finished run's result."""
+    outcome = await finalize_failure(inp, exc)
+    if isinstance(outcome, OperationResult):
+        state.set(Progress("done", 1, 1, 1.0, "finished before the cancel arrived"))
+        return outcome
+    if outcome is None:
+        raise exc
+    raise outcome from None
 
 
 @workflow.defn
@@ -83,9 +104,6 @@ class TrainWorkflow(ProgressReporting):
                 **BOOKKEEPING,
             )
         except (Exception, asyncio.CancelledError) as exc:  # every way out must finalize the model
-            error = await finalize_failure(inp, exc)
-            if error is None:
-                raise
-            raise error from None
+            return await close_failed_run(inp, exc, self._state)
         self._state.set(Progress("done", 1, 1, 1.0, f"v{published.version_no} stored"))
         return OperationResult(inp.run_id, "succeeded", published.version_no, published.activated)

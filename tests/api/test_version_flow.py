@@ -85,3 +85,12 @@ async def test_rollback_pins_and_a_background_retrain_waits_for_activation(setti
         assert after["metadata"]["version_id"] == "v3"
         # v2 is still reachable by its tag, unchanged.
         assert [_card(await _score(http, headers, f"{handle}@candidate", t)) for t in PROBES] == v2_cards
+
+        # Run history (SPEC §9.3): train → re-tune → feedback retrain, each run with its version.
+        listed = await http.get(f"/v1/models/{handle}/runs", headers=headers)
+        assert listed.status_code == 200, listed.text
+        assert [(r["kind"], r["status"], r["version_no"]) for r in listed.json()["items"]] == [
+            ("retrain_buffered", "succeeded", 3), ("retune", "succeeded", 2), ("train", "succeeded", 1)]
+        assert [r["effort"] for r in listed.json()["items"]][1:] == ["high", "low"]
+        retrain = await http.get(f"/v1/runs/{listed.json()['items'][0]['run_id']}", headers=headers)
+        assert retrain.status_code == 200 and retrain.json()["events"][-1]["type"] == "succeeded"

@@ -120,8 +120,17 @@ async def test_follow_shows_the_run_until_it_ends_and_runs_reports_it(served_url
     assert not bar_lines or re.fullmatch(r"train +\[█{30}\] 100%  done", bar_lines[-1]), followed.stderr
     runs = await assay(served_url, owner["secret"], "runs", handle, "--json")
     assert runs.exit_code == 0, runs.stderr
-    operation = json.loads(runs.stdout)
-    assert (operation["run_id"], operation["kind"], operation["status"]) == (run_id, "train", "succeeded")
+    assert [(r["run_id"], r["kind"], r["status"], r["version_no"]) for r in json.loads(runs.stdout)] == [
+        (run_id, "train", "succeeded", 1)]
+    table = await assay(served_url, owner["secret"], "runs", handle)
+    assert table.stdout.splitlines()[0].split() == ["RUN", "KIND", "STATUS", "EFFORT", "VERSION", "STARTED",
+                                                    "FINISHED"]
+    assert table.stdout.splitlines()[1].split()[:5] == [run_id, "train", "succeeded", "low", "v1"]
+    shown = await assay(served_url, owner["secret"], "runs", "show", run_id)
+    assert shown.exit_code == 0, shown.stderr
+    assert "status    succeeded" in shown.stdout and "queued: " in shown.stdout and "succeeded: " in shown.stdout
+    late = await assay(served_url, owner["secret"], "runs", "cancel", run_id)
+    assert late.exit_code == 1 and late.stderr.startswith("assay: run_finished: "), late.stderr
 
 
 async def test_follow_of_an_unknown_model_prints_the_envelope_code(served_url, owner, namespace):

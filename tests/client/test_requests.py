@@ -69,6 +69,12 @@ CASES = [
      "application/json"),
     (lambda c: c.activate_version(H, tag="stable"), "PUT", f"/v1/models/{H}/versions/active", {},
      {"tag": "stable"}, "application/json"),
+    (lambda c: c.list_runs(H, limit=2, cursor="abc"), "GET", f"/v1/models/{H}/runs", {"limit": "2", "cursor": "abc"},
+     None, "application/json"),
+    (lambda c: c.get_run("run_01J0000000000000000000000A"), "GET", "/v1/runs/run_01J0000000000000000000000A", {},
+     None, "application/json"),
+    (lambda c: c.cancel_run("run_01J0000000000000000000000A"), "POST",
+     "/v1/runs/run_01J0000000000000000000000A/cancel", {}, None, "application/json"),
 ]
 
 

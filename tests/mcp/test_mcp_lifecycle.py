@@ -106,6 +106,25 @@ async def test_versions_through_mcp(connect, make_key, owner, namespace, trained
     assert retrain.structured_content["error"]["code"] == "forbidden"
 
 
+async def test_runs_through_mcp(connect, make_key, owner, namespace, trained_handle):
+    async with connect(owner) as client:
+        listed = await client.call_tool("list_runs", {"handle": trained_handle})
+        [run] = listed.structured_content["items"]
+        detail = await client.call_tool("get_run", {"run_id": run["run_id"]})
+        late = await client.call_tool("cancel_run", {"run_id": run["run_id"]})
+        slashed = await client.call_tool("get_run", {"run_id": "run_x/cancel"})
+    assert (run["kind"], run["status"], run["version_no"]) == ("train", "succeeded", 1)
+    assert detail.structured_content["events"][-1]["type"] == "succeeded"
+    assert late.is_error and (late.structured_content["error"]["status"],
+                              late.structured_content["error"]["code"]) == (409, "run_finished")
+    assert slashed.structured_content["error"]["code"] == "validation_error"
+
+    scorer = await make_key(namespace, scope="scoring")
+    async with connect(scorer) as client:
+        refused = await client.call_tool("cancel_run", {"run_id": run["run_id"]})
+    assert refused.structured_content["error"]["code"] == "forbidden"
+
+
 async def test_discovery_and_synthesis_through_mcp(connect, owner, namespace, worker, rest):
     handle = f"{namespace}.drafty"
     async with connect(owner) as client:

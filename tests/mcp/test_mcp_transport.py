@@ -12,6 +12,7 @@ SPEC_TOOLS = {
     "create_model", "update_model", "delete_model", "add_traits", "update_trait", "delete_trait",
     "add_samples", "delete_sample",
     "train", "discover_traits", "synthesize_samples", "tag_version", "untag_version", "activate_version",
+    "list_runs", "get_run", "cancel_run",  # SPEC §9.3
 }
 
 _INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {

@@ -1,7 +1,7 @@
 """Fixtures for the security tests: a "world" of real models in a namespace of its own.
 
-A world is an owner key plus a draft (traits and samples, never trained) and a ready model whose
-active version was produced by the real engine. Training happens once per session; later worlds get
+A world is an owner key plus a draft (traits and samples, never trained, with one cancelled run) and
+a ready model whose active version was produced by the real engine. Training happens once per session; later worlds get
 a copy of that snapshot as their version (it is self-contained, so scoring against it is real)."""
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from api.lookup_cache import forget_all
+from contracts.states import ModelState, OperationKind, RunStatus
+from store import runs
 from store.tables import Model, Version, VersionTag
+from workflows.ids import new_run_id
 from tests.api.trained import create_model, train_now
 
 
@@ -26,6 +29,7 @@ class World:
     sample_ids: list[int] = field(default_factory=list)
     trait_keys: tuple[str, ...] = ("clarity", "warmth")
     tag: str = "stable"
+    run_id: str = ""  # a cancelled discovery run of the draft (cancelling it again answers 202)
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +62,19 @@ async def copy_active_version(sessionmaker_, source: str, target: str, tag: str)
     forget_all()  # written behind the API's back: its processes' lookup caches must not keep the draft row
 
 
+async def cancelled_run(sessionmaker_, handle: str) -> str:
+    """A discovery run of the draft, claimed and cancelled through the store's transitions."""
+    run_id = new_run_id()
+    async with sessionmaker_() as session:
+        model_id = await session.scalar(select(Model.id).where(Model.handle == handle))
+        await session.run_sync(lambda s: runs.claim(s, model_id, [ModelState.DRAFT], run_id, OperationKind.DISCOVER,
+                                                    None, {"effort": "low"}))
+        await session.run_sync(lambda s: runs.fail_run(s, run_id, "cancelled", "The run was cancelled.",
+                                                       RunStatus.CANCELLED))
+        await session.commit()
+    return run_id
+
+
 @pytest.fixture(scope="session")
 def make_world(http, make_key, sessionmaker_, trained_source):
     async def _make(namespace: str | None = None) -> World:
@@ -72,6 +89,7 @@ def make_world(http, make_key, sessionmaker_, trained_source):
         response = await http.get(f"/v1/models/{world.draft}/samples", params={"limit": 500},
                                   headers=owner["headers"])
         world.sample_ids = [s["id"] for s in response.json()["items"]]
+        world.run_id = await cancelled_run(sessionmaker_, world.draft)
         return world
 
     return _make

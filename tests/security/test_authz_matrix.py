@@ -1,8 +1,8 @@
 """Who may call what (SPEC §1.1, §1.2, §3): every endpoint × every kind of caller.
 
 Read a row as a sentence: "<request>: no key → 401, …, owner → 2xx". Reads of a model the key cannot
-read are 404 (its existence is not revealed); owner-only reads (samples, versions) are 403 for any
-other key even on a public model; writes by a non-owner are 403 once the model is readable.
+read are 404 (its existence is not revealed); owner-only reads (samples, versions, runs) are 403 for any
+other key even on a public model, and a run addressed by its id is 404 to any key but an owner's; writes by a non-owner are 403 once the model is readable.
 The catalog rows of tests/api/test_authz_catalog.py are repeated here so that this one table covers
 every endpoint; its helpers are reused.
 
@@ -55,6 +55,9 @@ MATRIX = [
     ("POST version tag",           401, 401, 401,    403,    404,         403,          201),
     ("DELETE version tag",         401, 401, 401,    403,    404,         403,          200),
     ("PUT active version",         401, 401, 401,    403,    404,         403,          200),
+    ("GET runs",                   401, 401, 401,    200,    404,         403,          200),
+    ("GET run",                    401, 401, 401,    200,    404,         404,          200),
+    ("POST run cancel",            401, 401, 401,    403,    404,         404,          202),
     ("DELETE model",               401, 401, 401,    403,    404,         403,          200),
     ("POST webhook",               401, 401, 401,    403,    403,         403,          201),
     ("GET webhooks",               401, 401, 401,    200,    200,         200,          200),
@@ -129,6 +132,9 @@ async def send_all(http, fetching_http, site, world, drafts: dict, headers: dict
         await http.post(f"{ready}/versions/beta", headers=headers),
         await http.delete(f"{ready}/versions/{world.tag}", headers=headers),
         await http.put(f"{ready}/versions/active", json={"version": "v1"}, headers=headers),
+        await http.get(f"{draft}/runs", headers=headers),
+        await http.get(f"/v1/runs/{world.run_id}", headers=headers),
+        await http.post(f"/v1/runs/{world.run_id}/cancel", headers=headers),  # cancelled already: 202 again
         await http.delete(draft, headers=headers),
         await http.post("/v1/webhooks", json=hook, headers=headers),
         await http.get("/v1/webhooks", headers=headers),

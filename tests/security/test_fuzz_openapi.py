@@ -89,6 +89,9 @@ OPERATIONS = [
     ("GET", "/v1/webhooks"),
     ("DELETE", "/v1/webhooks/{webhook_id}"),
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"),
+    ("GET", "/v1/models/{handle}/runs"),
+    ("GET", "/v1/runs/{run_id}"),
+    ("POST", "/v1/runs/{run_id}/cancel"),
 ]
 # Extract only succeeds with a reachable page; the fuzz sends no request that leaves the machine.
 NEVER_SUCCEEDS_OFFLINE = {("POST", "/v1/extract")}
@@ -111,6 +114,7 @@ def real_path_parameters(world, path: str) -> list[dict]:
         "v": ["v1", world.tag],
         "name": [world.tag, "beta"],
         "webhook_id": [getattr(world, "webhook_id", UNKNOWN_WEBHOOK), UNKNOWN_WEBHOOK],
+        "run_id": [world.run_id],
     }
     names = re.findall(r"{(\w+)}", path)
     sets = []

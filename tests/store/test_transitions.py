@@ -103,6 +103,7 @@ ENDINGS = [
     (OperationKind.DISCOVER, False, "draft", ModelState.DRAFT),
     (OperationKind.SYNTHESIZE, False, "draft", ModelState.DRAFT),
     (OperationKind.TRAIN, False, "fail", ModelState.FAILED),
+    (OperationKind.TRAIN, False, "cancel", ModelState.DRAFT),  # cancelled: back to the state it was claimed from
     (OperationKind.RETUNE, True, "fail", ModelState.READY),
     (OperationKind.RETRAIN, True, "cancel", ModelState.READY),
     (OperationKind.DISCOVER, False, "fail", ModelState.DRAFT),
@@ -136,6 +137,13 @@ def test_a_run_ends_busy_into_its_state_and_closes_once(session, namespace, kind
     assert op.finished_at is not None
     assert not _end(session, model, op, ending)  # a retry, or the other side of a race: no change
     assert _state(session, model) == after
+
+
+def test_a_cancelled_retry_of_a_failed_model_leaves_it_failed(session, namespace):
+    model = _model(session, namespace, ModelState.FAILED)
+    op = _claimed(session, model, OperationKind.TRAIN)
+    assert runs.fail_run(session, op.run_id, "cancelled", "x", RunStatus.CANCELLED)
+    assert _state(session, model) == ModelState.FAILED
 
 
 @pytest.mark.parametrize("ending", ["publish", "draft", "fail", "cancel"])

@@ -68,7 +68,7 @@ from workflows.registry import ALL_WORKFLOWS
 from workflows.retrain import RetrainWorkflow
 from workflows.train import TrainWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow, delivery_workflow_id, start_deliveries
-from contracts.payloads import FitInput, FitResult, SamplesAdded
+from contracts.payloads import FitInput, FitResult, PublishResult, RunRef, SamplesAdded
 from contracts.states import WebhookEvent
 
 IDENTITY = "history-recorder"  # instead of the SDK default pid@host, which would land in every history
@@ -98,6 +98,35 @@ class LoseFirstFitAttempt:
             await asyncio.sleep(HEARTBEAT_TIMEOUT.total_seconds() + 5)
             raise ApplicationError("stand-in attempt abandoned")  # the server already timed it out
         return await self.training.fit_model(inp)
+
+
+class PublishThenAwaitCancel:
+    """Stand-in for publish_version: the real publish commits, then the step stays open until the
+    run has a cancel request, so the cancel surely arrives after the run published (a late cancel)."""
+
+    def __init__(self, deps: ActivityDeps, client: Client) -> None:
+        self.training = TrainingActivities(deps)
+        self.client = client
+
+    @activity.defn(name="publish_version")
+    async def publish_version(self, ref: RunRef) -> PublishResult:
+        published = await asyncio.to_thread(self.training.publish_version, ref)
+        run = self.client.get_workflow_handle(activity.info().workflow_id)
+        deadline = asyncio.get_running_loop().time() + 120
+        while not any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED
+                      for e in (await run.fetch_history()).events):
+            if asyncio.get_running_loop().time() > deadline:
+                raise ApplicationError("no cancel request arrived", non_retryable=True)
+            await asyncio.sleep(0.1)
+        return published
+
+
+def late_cancel_worker(client: Client, task_queue: str, deps: ActivityDeps) -> Worker:
+    """Every workflow and activity on `task_queue`, with PublishThenAwaitCancel as the publish step."""
+    stand_in = PublishThenAwaitCancel(deps, client)
+    activities = [fn for fn in all_activities(deps) if fn.__name__ != "publish_version"] + [stand_in.publish_version]
+    return Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=activities,
+                  activity_executor=ThreadPoolExecutor(4, "late-cancel-activity"))
 
 
 class Recording:
@@ -158,6 +187,7 @@ async def record_all(session: Recording) -> None:
     await record_cancellation(session, http)
     await record_insufficient_samples(session)
     await record_worker_lost(session)
+    await record_late_cancel(session)
     await record_webhook_delivery(session)
 
 
@@ -273,6 +303,22 @@ async def record_worker_lost(session: Recording) -> None:
     expect(len(retried) == 1 and retried[0].last_failure.timeout_failure_info.timeout_type
            == TimeoutType.TIMEOUT_TYPE_HEARTBEAT, "the fit was not retried after a heartbeat timeout")
     session.runs.append(Recorded("worker-lost-retry", run_id))
+
+
+async def record_late_cancel(session: Recording) -> None:
+    """A cancel that arrives after the run published: the run completes as succeeded."""
+    lane = session.lane("rec-late-cancel")
+    _, http = await session.app(lane)
+    await session.worker(late_cancel_worker(session.client, lane.task_queue, session.deps))
+    handle = "rec.late"
+    await make_model(http, session.headers, handle, per_pole=4)
+    run_id = await session.start(http, handle, "train", {"effort": "low"})
+    await wait_for_operation(http, session.headers, handle,
+                             lambda b: (b.get("last_operation") or {}).get("status") == "succeeded", limit=120)
+    run = session.client.get_workflow_handle_for(TrainWorkflow.run, run_id)
+    await run.cancel()
+    expect((await run.result()).status == "succeeded", "a late cancel undid a published run")
+    session.runs.append(Recorded("late-cancel-after-publish", run_id))
 
 
 async def _closed(run) -> None:

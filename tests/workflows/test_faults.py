@@ -57,6 +57,13 @@ async def test_worker_killed_mid_fit_the_run_completes_on_another_worker(setting
             assert body["last_operation"]["status"] == "succeeded"
             assert body["last_operation"]["run_id"] == started.json()["run_id"]
             assert [v["version_no"] for v in await _versions(http, headers, handle)] == [1]
+
+            # The run's events show the lost attempt and why it was retried (SPEC §9.3).
+            run = (await http.get(f"/v1/runs/{started.json()['run_id']}", headers=headers)).json()
+            retries = [e for e in run["events"] if e["type"] == "retry"]
+            assert retries and retries[0]["attempt"] == 2 and retries[0]["reason"] == "worker_lost", run["events"]
+            assert "heartbeat" in retries[0]["message"]
+            assert run["events"][-1]["type"] == "succeeded" and run["status"] == "succeeded"
     finally:
         stop(first, signal.SIGKILL)
         if second is not None:
