@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             settings.task_queue,
             settings.temporal_rpc_timeout,
             client=temporal_client,
+            webhook_retry_delays=settings.webhook_retry_delay_list,
+            webhook_give_up_after=settings.webhook_give_up_after,
         )
         app.state.rate_limiter = (
             KeyRateLimiter(settings.rate_limit, settings.redis_url) if settings.rate_limit else None

@@ -25,6 +25,7 @@ from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExec
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
+from api.events import publish_run_events
 from api.temporal import TEMPORAL_GONE, TemporalGateway
 from contracts.progress import Progress
 from contracts.states import OPEN_STATUSES, RunStatus
@@ -87,7 +88,8 @@ async def _live_progress(session: AsyncSession, temporal: TemporalGateway, model
         if exc.status in TEMPORAL_GONE:
             temporal.note_unreachable()
         if exc.status == RPCStatusCode.NOT_FOUND and _older_than(op.started_at, LOST_RUN_GRACE):
-            await reconcile(session, model, op, RunStatus.FAILED, "run_lost", "Temporal has no record of this run.")
+            await reconcile(session, temporal, model, op, RunStatus.FAILED, "run_lost",
+                            "Temporal has no record of this run.")
         return None
     except (ApiError, asyncio.TimeoutError, OSError):
         temporal.note_unreachable()
@@ -104,7 +106,7 @@ async def _live_progress(session: AsyncSession, temporal: TemporalGateway, model
         return progress.refined_by(await _heartbeat_progress(client, description)).as_dict()
     closed = _CLOSED.get(description.status)
     if closed is not None:
-        await reconcile(session, model, op, *closed)
+        await reconcile(session, temporal, model, op, *closed)
     return None
 
 
@@ -127,8 +129,8 @@ def _older_than(moment: datetime, age: timedelta) -> bool:
     return datetime.now(timezone.utc) - moment > age
 
 
-async def reconcile(session: AsyncSession, model: Model, op: Operation, status: RunStatus, code: str,
-                    message: str) -> None:
+async def reconcile(session: AsyncSession, temporal: TemporalGateway, model: Model, op: Operation,
+                    status: RunStatus, code: str, message: str) -> None:
     """Closes a run the store still thinks open; the model leaves busy by the finalization rules.
 
     The run may have finalized itself a moment ago; the conditional close then changes nothing.
@@ -136,5 +138,6 @@ async def reconcile(session: AsyncSession, model: Model, op: Operation, status: 
     run_id = op.run_id
     await session.run_sync(lambda s: runs.fail_run(s, run_id, code, message, status))
     await session.commit()
+    await publish_run_events(temporal, session, run_id)  # same event ids as the worker's: announced once
     await session.refresh(op)
     await session.refresh(model)

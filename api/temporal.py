@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCStatusCode
 
 from api.errors import ApiError
+from contracts.payloads import PRODUCTION_GIVE_UP_AFTER_S, PRODUCTION_RETRY_DELAYS_S
 
 UNREACHABLE_HOLD = 5.0
 HEALTH_ATTEMPTS = 2
@@ -25,8 +27,12 @@ TEMPORAL_GONE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXC
 
 class TemporalGateway:
     def __init__(self, address: str, namespace: str, task_queue: str, rpc_timeout: float,
-                 client: Client | None = None) -> None:
+                 client: Client | None = None, webhook_retry_delays: Sequence[float] = PRODUCTION_RETRY_DELAYS_S,
+                 webhook_give_up_after: float = PRODUCTION_GIVE_UP_AFTER_S) -> None:
         self.address = address
+        # What a webhook delivery this API starts is given (settings; tests shorten it).
+        self.webhook_retry_delays = webhook_retry_delays
+        self.webhook_give_up_after = webhook_give_up_after
         self.namespace = namespace
         self.task_queue = task_queue
         self.rpc_timeout = timedelta(seconds=rpc_timeout)

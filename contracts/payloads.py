@@ -175,6 +175,7 @@ class ProgressReport:
 # Webhook delivery (SPEC §9.4). The production schedule is the default so old histories and tests
 # that shorten it agree on the field; the secret never travels (the activity reads it from the store).
 PRODUCTION_RETRY_DELAYS_S = (1.0, 5.0, 30.0, 120.0, 600.0, 3600.0)
+PRODUCTION_GIVE_UP_AFTER_S = 86400.0
 
 
 @dataclass
@@ -185,7 +186,7 @@ class DeliveryInput:
     body: str  # the JSON payload, fixed at publish time so every attempt sends the same bytes
     # Seconds to wait after each failed attempt; the last one repeats until give_up_after_s.
     retry_delays_s: list[float] = field(default_factory=lambda: list(PRODUCTION_RETRY_DELAYS_S))
-    give_up_after_s: float = 86400.0
+    give_up_after_s: float = PRODUCTION_GIVE_UP_AFTER_S
     attempt_timeout_s: float = 10.0
 
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from activities.webhooks import version_activated_event
-from api.deps import KeyDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import KeyDep, SessionDep, TemporalDep
 from api.events import publish_event
 from api.errors import ApiError, model_archived, not_found, validation_error
 from api.lookup import load_model, load_model_for_write, parse_handle
@@ -102,7 +102,7 @@ async def get_version(handle: str, v: str, principal: KeyDep, session: SessionDe
 @router.put("/models/{handle}/versions/active", response_model=VersionActivateResponse,
             summary="Choose the version that serves")
 async def activate_version(handle: str, body: VersionActivateRequest, principal: KeyDep, session: SessionDep,
-                           temporal: TemporalDep, settings: SettingsDep):
+                           temporal: TemporalDep):
     """Activate by `version` or by `tag` (exactly one). This pins the model: background retrains keep
     storing versions but do not switch to them until the next explicit train."""
     if (body.version is None) == (body.tag is None):
@@ -118,7 +118,7 @@ async def activate_version(handle: str, body: VersionActivateRequest, principal:
     version_store.activate(model, version)
     await session.commit()
     event = version_activated_event(model, version, f"evt_{uuid.uuid4().hex}", utcnow())
-    await publish_event(temporal, settings, session, event)
+    await publish_event(temporal, session, event)
     return VersionActivateResponse(handle=model.handle, version_no=version.version_no)
 
 

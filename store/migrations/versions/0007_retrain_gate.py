@@ -1,14 +1,14 @@
 """models.retrain_gate: background retrains are activated only when the retrain gate passes them
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0007'
-down_revision = '0003'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
