@@ -5,6 +5,7 @@ from __future__ import annotations
 from activities.authoring import AuthoringActivities
 from activities.deps import ActivityDeps
 from activities.lifecycle import LifecycleActivities
+from activities.score_jobs import ScoreJobActivities
 from activities.training import TrainingActivities
 
 
@@ -12,6 +13,7 @@ def all_activities(deps: ActivityDeps) -> list:
     training = TrainingActivities(deps)
     lifecycle = LifecycleActivities(deps)
     authoring = AuthoringActivities(deps)
+    score_jobs = ScoreJobActivities(deps)
     return [
         training.embed_samples,
         training.fit_model,
@@ -22,6 +24,9 @@ def all_activities(deps: ActivityDeps) -> list:
         lifecycle.begin_retrain,
         authoring.discover_traits,
         authoring.synthesize_samples,
+        score_jobs.start_job,
+        score_jobs.score_chunk,
+        score_jobs.finish_job,
     ]
 
 

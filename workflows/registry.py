@@ -3,9 +3,10 @@
 from contracts.states import OperationKind
 from workflows.authoring import DiscoverWorkflow, SynthesizeWorkflow
 from workflows.retrain import RetrainWorkflow
+from workflows.score_job import ScoreJobWorkflow
 from workflows.train import TrainWorkflow
 
-ALL_WORKFLOWS = [TrainWorkflow, DiscoverWorkflow, SynthesizeWorkflow, RetrainWorkflow]
+ALL_WORKFLOWS = [TrainWorkflow, DiscoverWorkflow, SynthesizeWorkflow, RetrainWorkflow, ScoreJobWorkflow]
 
 # The API starts a run by these method references, never by a workflow's name.
 RUN_FOR_KIND = {

@@ -1,6 +1,6 @@
 """One router per resource; the app mounts them all under /v1."""
 
-from api.routers import extract, health, models, runs, samples, scoring, traits, versions
+from api.routers import extract, health, models, runs, samples, score_jobs, scoring, traits, versions
 
 ROUTERS = [
     health.router,
@@ -11,4 +11,5 @@ ROUTERS = [
     scoring.router,
     versions.router,
     extract.router,
+    score_jobs.router,
 ]

@@ -34,7 +34,7 @@ from api.negotiation import prefers_over_json
 from api.routers.extract import fetch_or_fail
 from api.schemas.scoring import CompareRequest, CompareResponse, ScoreRequest, ScoreResponse
 from api.scoring_service import check_traits, plan_feedback, score_card, served_version, store_feedback
-from engine.card import compare_cards
+from engine.card import compare_cards, with_metadata
 from engine.render import render_card, render_compare
 
 router = APIRouter(tags=["scoring"])
@@ -79,8 +79,7 @@ async def _readable(content: str, allow: list[str]) -> tuple[str, str | None, st
 
 
 def _with_metadata(card: dict, request: Request, version_label: str, sample_ids: list[int]) -> dict:
-    return {**card, "metadata": {"request_id": request_id_of(request), "version_id": version_label,
-                                 "sample_ids": sample_ids}}
+    return with_metadata(card, request_id_of(request), version_label, sample_ids)
 
 
 @router.post(
