@@ -159,3 +159,65 @@ async def test_cancel_mid_job_stops_within_5_s_and_nothing_more_is_scored(http, 
     results = await all_results(http, job_id, headers)
     assert sum("result" in r for r in results) == scored
     assert {r["error"]["code"] for r in results if "error" in r} == {"not_scored"}
+
+
+async def test_a_20000_item_job_with_duplicates_completes_in_order_with_a_matching_summary(http, trained):
+    headers, handle = trained["owner"]["headers"], trained["handle"]
+    unique = [f"{TEXTS[i % len(TEXTS)]} Ref {i}." for i in range(2000)]
+    lines = [json.dumps({"id": f"r{i}", "content": unique[(i * 7919) % len(unique)]}) for i in range(20_000)]
+    started = time.monotonic()
+    response = await http.post(f"/v1/models/{handle}/score-jobs", content="\n".join(lines).encode(),
+                               headers={**headers, "Content-Type": "application/x-ndjson"})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    job = await wait_for_state(http, job_id, headers, bound=300)
+    assert job["state"] == "succeeded" and job["counts"] == {"scored": 20_000, "failed": 0}, job
+    assert job["progress"]["items_per_s"] and job["progress"]["eta_s"] == 0.0
+    results = await all_results(http, job_id, headers)
+    assert [r["id"] for r in results] == [f"r{i}" for i in range(20_000)]
+    assert job["summary"] == recomputed_summary(results)
+    # identical texts got identical cards
+    first_of = {}
+    for i, item in enumerate(results):
+        text = unique[(i * 7919) % len(unique)]
+        assert first_of.setdefault(text, item["result"]["scores"]) == item["result"]["scores"]
+    print(f"20,000 items ({len(unique)} unique) in {time.monotonic() - started:.1f} s")
+
+
+async def test_archiving_the_model_cancels_its_open_jobs(http, make_key, sessionmaker_):
+    namespace = f"a{uuid.uuid4().hex[:12]}"
+    owner = await make_key(namespace)
+    handle = f"{namespace}.replies"
+    await create_model(http, owner["headers"], handle)
+    await train_now(sessionmaker_, handle)
+    items = [{"content": f"{TEXTS[i % len(TEXTS)]} Case {i}."} for i in range(4000)]
+    job_id = (await http.post(f"/v1/models/{handle}/score-jobs", json={"items": items},
+                              headers=owner["headers"])).json()["job_id"]
+    assert (await http.delete(f"/v1/models/{handle}", headers=owner["headers"])).status_code == 200
+    job = (await http.get(f"/v1/score-jobs/{job_id}", headers=owner["headers"])).json()
+    assert job["state"] == "cancelled" and job["error"]["code"] == "model_archived"
+    scored = job["counts"]["scored"]
+    await asyncio.sleep(2)
+    assert (await http.get(f"/v1/score-jobs/{job_id}", headers=owner["headers"])).json()["counts"]["scored"] == scored
+
+
+async def test_a_job_past_retention_is_gone_with_its_items(http, trained, sessionmaker_, settings):
+    from datetime import timedelta
+
+    from store import score_jobs as job_store
+    from store.tables import utcnow
+
+    headers, handle = trained["owner"]["headers"], trained["handle"]
+    job_id = (await http.post(f"/v1/models/{handle}/score-jobs", json={"items": [{"content": TEXTS[1]}]},
+                              headers=headers)).json()["job_id"]
+    await wait_for_state(http, job_id, headers)
+    async with sessionmaker_() as session:
+        row = await session.scalar(select(ScoreJob).where(ScoreJob.job_id == job_id))
+        row.finished_at = utcnow() - timedelta(days=settings.job_retention_days, minutes=1)
+        await session.commit()
+    assert (await http.get(f"/v1/score-jobs/{job_id}", headers=headers)).status_code == 404
+    async with sessionmaker_() as session:
+        deleted = await session.run_sync(lambda s: job_store.delete_expired(s, timedelta(days=settings.job_retention_days)))
+        await session.commit()
+        left = await session.scalar(select(func.count()).select_from(ScoreJobItem).where(ScoreJobItem.job_pk == row.id))
+    assert deleted >= 1 and left == 0
