@@ -48,6 +48,7 @@ from store import keys
 from store.db import make_async_engine, make_sessionmaker
 from store.migrate import upgrade
 from store.tables import Model, Sample, Trait
+from tests.workflows.score_jobs_support import start_job_directly
 from tests.workflows.support import (
     HISTORIES,
     REPO_ROOT,
@@ -67,6 +68,8 @@ from workflows.train import TrainWorkflow
 from contracts.payloads import FitInput, FitResult, SamplesAdded
 
 IDENTITY = "history-recorder"  # instead of the SDK default pid@host, which would land in every history
+SCORE_JOB_TEXTS = ["Restart the router and sign in again.", "Thanks so much for waiting!",
+                   "It is what it is, kind of."]
 FEEDBACK = [("warmth", "We really appreciate you taking the time to write to us.", 1.0),
             ("warmth", "Whatever. Next.", 0.0),
             ("clarity", "Go to Account, choose Export, and pick CSV.", 1.0)]
@@ -137,6 +140,7 @@ async def record_all(session: Recording) -> None:
     session.runs.append(Recorded("retune", await session.start(
         http, handle, "train", {"effort": "low", "reoptimize_params": True})))
     expect((await session.settle(http, handle))["state"] == "ready", "retune")
+    await record_score_jobs(session, http, handle)
     await record_retrain_loop(session, application.state.temporal, http, handle)
 
     handle = "rec.discover"
@@ -153,6 +157,33 @@ async def record_all(session: Recording) -> None:
     await record_cancellation(session, http)
     await record_insufficient_samples(session)
     await record_worker_lost(session)
+
+
+async def record_score_jobs(session: Recording, http, handle: str) -> None:
+    """A job that succeeds, one that continues as new (a small history limit), one cancelled mid-way."""
+    job = await http.post(f"/v1/models/{handle}/score-jobs", headers=session.headers,
+                          json={"items": [{"content": text} for text in SCORE_JOB_TEXTS]})
+    expect(job.status_code == 202, f"score job: {job.text}")
+    job_id = job.json()["job_id"]
+    expect((await session.client.get_workflow_handle(job_id).result()).state == "succeeded", "score job")
+    session.runs.append(Recorded("succeeded", job_id))
+
+    contents = SCORE_JOB_TEXTS * 8
+    job_id, run = await start_job_directly(session.sessionmaker, session.client, session.settings.task_queue, handle,
+                                           contents, "rec", chunk_size=2, chunks_in_flight=2, history_limit=30)
+    expect((await run.result()).state == "succeeded", "score job continued as new")
+    session.runs.append(Recorded("continued-as-new", job_id, run.first_execution_run_id))
+    session.runs.append(Recorded("after-continue-as-new", job_id))
+
+    items = [{"content": f"{SCORE_JOB_TEXTS[0]} Case {i}."} for i in range(3000)]
+    job_id = (await http.post(f"/v1/models/{handle}/score-jobs", json={"items": items},
+                              headers=session.headers)).json()["job_id"]
+    while (await http.get(f"/v1/score-jobs/{job_id}", headers=session.headers)).json()["counts"]["scored"] == 0:
+        await asyncio.sleep(0.1)
+    cancelled = await http.post(f"/v1/score-jobs/{job_id}/cancel", headers=session.headers)
+    expect(cancelled.status_code == 200, f"score job cancel: {cancelled.text}")
+    await _closed(session.client.get_workflow_handle(job_id))
+    session.runs.append(Recorded("cancelled", job_id))
 
 
 async def record_retrain_loop(session: Recording, temporal, http, handle: str) -> None:
