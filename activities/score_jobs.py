@@ -89,6 +89,7 @@ class ScoreJobActivities:
                     return future.result()
         except asyncio.CancelledError:
             stop.set()  # the thread stops before its next item and writes nothing
+            future.add_done_callback(lambda stopped: stopped.exception())  # its _Stopped is expected
             raise
 
     def _score_chunk(self, inp: ScoreChunkInput, stop: threading.Event, done: list[int]) -> ScoreChunkResult:

@@ -49,6 +49,7 @@ from store.db import make_async_engine, make_sessionmaker
 from store.migrate import upgrade
 from store.tables import Model, Sample, Trait
 from tests.workflows.score_jobs_support import start_job_directly
+from workflows.score_job import ScoreJobWorkflow
 from tests.workflows.support import (
     HISTORIES,
     REPO_ROOT,
@@ -165,7 +166,8 @@ async def record_score_jobs(session: Recording, http, handle: str) -> None:
                           json={"items": [{"content": text} for text in SCORE_JOB_TEXTS]})
     expect(job.status_code == 202, f"score job: {job.text}")
     job_id = job.json()["job_id"]
-    expect((await session.client.get_workflow_handle(job_id).result()).state == "succeeded", "score job")
+    finished = await session.client.get_workflow_handle_for(ScoreJobWorkflow.run, job_id).result()
+    expect(finished.state == "succeeded", "score job")
     session.runs.append(Recorded("succeeded", job_id))
 
     contents = SCORE_JOB_TEXTS * 8
