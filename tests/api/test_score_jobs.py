@@ -221,3 +221,23 @@ async def test_a_job_past_retention_is_gone_with_its_items(http, trained, sessio
         await session.commit()
         left = await session.scalar(select(func.count()).select_from(ScoreJobItem).where(ScoreJobItem.job_pk == row.id))
     assert deleted >= 1 and left == 0
+
+
+async def test_under_zdr_no_content_is_kept_after_scoring(http, make_key, sessionmaker_):
+    namespace = f"z{uuid.uuid4().hex[:12]}"
+    owner = await make_key(namespace)
+    handle = f"{namespace}.private"
+    await create_model(http, owner["headers"], handle, zero_data_retention=True)
+    await train_now(sessionmaker_, handle)
+    secret = "My account number is 4417 and my password is hunter2."
+    response = await http.post(f"/v1/models/{handle}/score-jobs", json={"items": [{"content": secret}] * 3,
+                                                                        "traits": ["warmth"]},
+                               headers=owner["headers"])
+    assert response.status_code == 202, response.text
+    job = await wait_for_state(http, response.json()["job_id"], owner["headers"])
+    assert job["state"] == "succeeded" and list(job["summary"]) == ["warmth"]
+    async with sessionmaker_() as session:
+        row = await session.scalar(select(ScoreJob).where(ScoreJob.job_id == job["job_id"]))
+        items = list(await session.scalars(select(ScoreJobItem).where(ScoreJobItem.job_pk == row.id)))
+    assert [i.content for i in items] == [None, None, None]
+    assert all("hunter2" not in i.result and list(json.loads(i.result)["scores"]) == ["warmth"] for i in items)

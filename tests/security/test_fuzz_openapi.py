@@ -83,6 +83,12 @@ OPERATIONS = [
     ("POST", "/v1/models/{handle}/versions/{name}"),
     ("DELETE", "/v1/models/{handle}/versions/{name}"),
     ("PUT", "/v1/models/{handle}/versions/active"),
+    # SPEC §9.2: score jobs.
+    ("POST", "/v1/models/{handle}/score-jobs"),
+    ("GET", "/v1/models/{handle}/score-jobs"),
+    ("GET", "/v1/score-jobs/{job_id}"),
+    ("GET", "/v1/score-jobs/{job_id}/results"),
+    ("POST", "/v1/score-jobs/{job_id}/cancel"),
 ]
 # Extract only succeeds with a reachable page; the fuzz sends no request that leaves the machine.
 NEVER_SUCCEEDS_OFFLINE = {("POST", "/v1/extract")}
