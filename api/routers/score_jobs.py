@@ -16,7 +16,8 @@ from api.errors import ApiError, not_found
 from api.lookup import load_model, parse_handle
 from api.negotiation import prefers_over_json
 from api.pagination import decode_cursor, page
-from api.schemas.score_jobs import ScoreJobAccepted, ScoreJobCreate, ScoreJobOut, ScoreJobPage, ScoreJobResultPage
+from api.schemas.score_jobs import (ScoreJobAccepted, ScoreJobCreate, ScoreJobItemIn, ScoreJobOut, ScoreJobPage,
+                                    ScoreJobResultPage)
 from api.scoring_service import check_traits, served_version
 from contracts.states import OPEN_STATUSES, RunStatus
 from store import score_jobs as job_store
@@ -42,7 +43,9 @@ async def _job(session, principal, settings, job_id: str):
              summary="Start a score job",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": ScoreJobCreate.model_json_schema()},
-                 jobs.NDJSON: {"schema": {"type": "string", "description": "One `{id?, content}` object per line."}},
+                 # The lines of the upload, each one `{id?, content}` object (JSON Lines framing).
+                 jobs.NDJSON: {"schema": {"type": "array", "minItems": 1, "items": ScoreJobItemIn.model_json_schema(),
+                                          "description": "One `{id?, content}` object per line."}},
              }}})
 async def create_score_job(handle: str, request: Request, principal: KeyDep, session: SessionDep,
                            settings: SettingsDep, temporal: TemporalDep,

@@ -6,18 +6,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.scoring import NON_BLANK
+
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class ScoreJobItemIn(BaseModel):
-    id: str | None = Field(None, max_length=256, description="Your id for the item; default: its index as a string.")
-    content: str = Field(..., description="The text to score; blank is refused, and a lone URL fails alone "
+    id: str | None = Field(None, min_length=1, max_length=256, description="Your id for the item; default: its index as a string.")
+    content: str = Field(..., pattern=NON_BLANK, description="The text to score; blank is refused, and a lone URL fails alone "
                                           "(jobs do not fetch).")
 
 
 class ScoreJobCreate(BaseModel):
-    items: list[ScoreJobItemIn] = Field(..., description="Or send `application/x-ndjson`, one item per line.")
-    traits: list[str] | None = Field(None, description="Limit every card to these traits (key or name).")
+    items: list[ScoreJobItemIn] = Field(..., min_length=1, max_length=1_000_000, description="Or send `application/x-ndjson`, one item per line.")
+    traits: list[str] | None = Field(None, min_length=1, description="Limit every card to these traits (key or name).")
 
 
 class ScoreJobAccepted(BaseModel):

@@ -25,6 +25,7 @@ class World:
     sample_ids: list[int] = field(default_factory=list)
     trait_keys: tuple[str, ...] = ("clarity", "warmth")
     tag: str = "stable"
+    job_ids: list[str] = field(default_factory=list)  # score jobs, made by the tests that need them
 
 
 @pytest.fixture(scope="session")
