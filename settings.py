@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     retrain_min_samples: int = 20
     retrain_delay: float = Field(600.0, description="Seconds after the first buffered feedback sample")
 
+    # Score jobs (SPEC §9.2).
+    job_max_bytes: int = Field(256 * 1024 * 1024, ge=1, description="Largest score-job upload, in bytes")
+    job_max_items: int = Field(1_000_000, ge=1, description="Most items in one score job")
+    job_retention_days: float = Field(7.0, gt=0, description="Days a finished job's results are kept")
+    job_chunk_size: int = Field(250, ge=1, description="Items one chunk activity scores")
+    job_chunks_in_flight: int = Field(4, ge=1, description="Chunk activities of one job running at once")
+
     synth_base_url: str | None = None
     synth_model: str | None = None
     synth_api_key: str | None = None

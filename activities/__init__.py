@@ -5,6 +5,7 @@ from __future__ import annotations
 from activities.authoring import AuthoringActivities
 from activities.deps import ActivityDeps
 from activities.lifecycle import LifecycleActivities
+from activities.score_jobs import ScoreJobActivities
 from activities.training import TrainingActivities
 from activities.webhooks import WebhookActivities
 
@@ -13,6 +14,7 @@ def all_activities(deps: ActivityDeps) -> list:
     training = TrainingActivities(deps)
     lifecycle = LifecycleActivities(deps)
     authoring = AuthoringActivities(deps)
+    score_jobs = ScoreJobActivities(deps)
     return [
         training.embed_samples,
         training.fit_model,
@@ -24,6 +26,9 @@ def all_activities(deps: ActivityDeps) -> list:
         authoring.discover_traits,
         authoring.synthesize_samples,
         WebhookActivities(deps).deliver,
+        score_jobs.start_job,
+        score_jobs.score_chunk,
+        score_jobs.finish_job,
     ]
 
 

@@ -96,5 +96,6 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     # Outermost last: request ids exist before metrics and logs read them.
     app.add_middleware(UnicodeBodyGuard)
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       upload_body_bytes=settings.job_max_bytes)
     return app

@@ -36,10 +36,17 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
+def is_upload(scope) -> bool:
+    """A score-job upload: its body may be as large as ASSAY_JOB_MAX_BYTES and may be NDJSON."""
+    return scope.get("method") == "POST" and scope.get("path", "").endswith("/score-jobs")
+
+
 class RequestContextMiddleware:
-    def __init__(self, app, max_body_bytes: int) -> None:
+    def __init__(self, app, max_body_bytes: int, upload_body_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Score-job uploads (POST …/score-jobs) have a limit of their own (ASSAY_JOB_MAX_BYTES).
+        self.upload_body_bytes = upload_body_bytes or max_body_bytes
         self.advertised_limit = (b"x-max-body-bytes", str(max_body_bytes).encode())
 
     async def __call__(self, scope, receive, send):
@@ -66,9 +73,10 @@ class RequestContextMiddleware:
                 message = {**message, "headers": [*headers, *added]}
             await send(message)
 
+        limit = self.upload_body_bytes if is_upload(scope) else self.max_body_bytes
         declared = request_headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(send_with_id, request_id)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(send_with_id, request_id, limit)
             return
 
         received = 0
@@ -78,25 +86,25 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge(self.max_body_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         try:
             await self.app(scope, counting_receive, send_with_id)
         except BodyTooLarge:
             if not started:
-                await self._too_large(send_with_id, request_id)
+                await self._too_large(send_with_id, request_id, limit)
         finally:
             if forget_models:  # also after a write that committed in its teardown
                 model_cache().clear()
 
-    async def _too_large(self, send, request_id: str) -> None:
+    async def _too_large(self, send, request_id: str, limit: int) -> None:
         body = json.dumps({"error": {
             "code": "payload_too_large",
-            "message": f"The request body is larger than {self.max_body_bytes} bytes.",
+            "message": f"The request body is larger than {limit} bytes.",
             "request_id": request_id,
-            "details": {"max_bytes": self.max_body_bytes},
+            "details": {"max_bytes": limit},
         }}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
@@ -140,7 +148,8 @@ class UnicodeBodyGuard:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") or is_upload(scope):
+            # Uploads stream (up to ASSAY_JOB_MAX_BYTES) and are checked item by item by their route.
             await self.app(scope, receive, send)
             return
         chunks = []

@@ -18,7 +18,7 @@ from importlib.metadata import version
 
 import argcomplete
 
-from cli import build, keys, models, runs, score, up, versions
+from cli import build, jobs, keys, models, runs, score, up, versions
 from cli.context import (
     CliError,
     default_data_dir,
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_parser(commands, common)
     versions.add_parser(commands, common)
     runs.add_parser(commands, common)  # runs, follow
+    jobs.add_parser(commands, common)  # score-file, jobs follow
     return parser
 
 

@@ -293,6 +293,33 @@ class Endpoints(ABC, Generic[JsonResult, TextResult]):
     def extract(self, url: str) -> JsonResult:
         return self._json(Call("POST", "/v1/extract", json={"url": url}))
 
+    # --- score jobs (SPEC §9.2) -------------------------------------------------------------------
+    def start_score_job(self, handle: str, items: Sequence[Mapping[str, Any]], *,
+                        traits: Sequence[str] | None = None) -> JsonResult:
+        """Start a background job over `items` (`{id?, content}` each); answers `{job_id, state}`."""
+        body = {"items": [dict(item) for item in items]} | present(traits=None if traits is None else list(traits))
+        return self._json(Call("POST", model_path(handle, "score-jobs"), json=body))
+
+    def start_score_job_ndjson(self, handle: str, ndjson: str, *, traits: Sequence[str] | None = None) -> JsonResult:
+        """Start a job from NDJSON text, one `{id?, content}` object per line (a data file as it is)."""
+        return self._json(Call("POST", model_path(handle, "score-jobs"), content=ndjson,
+                               content_type="application/x-ndjson",
+                               params=present(traits=None if traits is None else list(traits))))
+
+    def get_score_job(self, job_id: str) -> JsonResult:
+        return self._json(Call("GET", f"/v1/score-jobs/{segment(job_id)}"))
+
+    def list_score_jobs(self, handle: str, *, limit: int | None = None, cursor: str | None = None) -> JsonResult:
+        return self._json(Call("GET", model_path(handle, "score-jobs"), params=present(limit=limit, cursor=cursor)))
+
+    def score_job_results(self, job_id: str, *, limit: int | None = None, cursor: str | None = None) -> JsonResult:
+        """One page of results in input order (the job must have finished)."""
+        return self._json(Call("GET", f"/v1/score-jobs/{segment(job_id)}/results",
+                               params=present(limit=limit, cursor=cursor)))
+
+    def cancel_score_job(self, job_id: str) -> JsonResult:
+        return self._json(Call("POST", f"/v1/score-jobs/{segment(job_id)}/cancel"))
+
     # --- versions --------------------------------------------------------------------------------
     def list_versions(self, handle: str, *, limit: int | None = None, cursor: str | None = None) -> JsonResult:
         return self._json(Call("GET", model_path(handle, "versions"), params=present(limit=limit, cursor=cursor)))

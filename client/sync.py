@@ -98,6 +98,24 @@ class AssayClient(Endpoints[dict[str, Any], str]):
 
     def iter_runs(self, handle: str, *, page_size: int | None = None) -> Iterator[dict[str, Any]]:
         return self._follow(lambda cursor: self.list_runs(handle, limit=page_size, cursor=cursor))
+    def iter_score_job_results(self, job_id: str, *, page_size: int | None = 1000) -> Iterator[dict[str, Any]]:
+        """Every `{id, result}` / `{id, error}` of a finished job, in input order."""
+        return self._follow(lambda cursor: self.score_job_results(job_id, limit=page_size, cursor=cursor))
+
+    def wait_for_score_job(self, job_id: str, *, poll_interval: float = 1.0, timeout: float | None = None,
+                           on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Poll the job until it is no longer queued or running; `on_update` sees every poll."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get_score_job(job_id)
+            if on_update is not None:
+                on_update(job)
+            if job.get("state") not in ("queued", "running"):
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise AssayError(NO_RESPONSE_STATUS, "timeout", f"job {job_id} was still {job.get('state')} "
+                                                                f"after {timeout} s")
+            time.sleep(poll_interval)
 
     # --- waiting for an operation ----------------------------------------------------------------
     def wait_until_settled(self, handle: str, *, poll_interval: float = 1.0, timeout: float | None = None,

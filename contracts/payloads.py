@@ -214,3 +214,79 @@ class DeliveryResult:
     event_id: str
     status: str  # delivered, gave_up, webhook_deleted
     attempts: int
+# --- Score jobs (SPEC §9.2): items and results stay in the database; only references travel. ---
+
+@dataclass
+class ScoreJobInput:
+    """A ScoreJobWorkflow run; carried (with the counts so far) across continue-as-new."""
+
+    job_id: str
+    handle: str
+    total: int
+    chunk_size: int = 250
+    chunks_in_flight: int = 4
+    history_limit: int = 1500  # events; past it the run continues as new (see docs/decisions.md)
+    next_chunk: int = 0  # chunks before this one are written
+    scored: int = 0
+    failed: int = 0
+    started: bool = False  # start_score_job has run (a continued run skips it)
+
+
+@dataclass
+class ScoreJobRef:
+    job_id: str
+
+
+@dataclass
+class ScoreJobStarted:
+    job_id: str
+    running: bool  # False: the job was closed (cancelled) before a worker picked it up
+    state: str = "running"
+
+
+@dataclass
+class ScoreChunkInput:
+    job_id: str
+    chunk_no: int
+    first_seq: int
+    count: int
+
+
+@dataclass
+class ScoreChunkResult:
+    job_id: str
+    chunk_no: int
+    scored: int
+    failed: int
+    written: bool  # False when an earlier attempt had written this chunk already
+
+
+@dataclass
+class FinishScoreJobInput:
+    job_id: str
+    state: RunStatus
+    error_code: str = ""
+    error_message: str = ""
+
+
+@dataclass
+class FinishScoreJobResult:
+    job_id: str
+    changed: bool  # False when the job had been closed already (cancelled through the API, a retry)
+
+
+@dataclass
+class ScoreJobResult:
+    job_id: str
+    state: str
+    scored: int = 0
+    failed: int = 0
+
+
+@dataclass
+class ScoreJobProgress:
+    """The ``progress`` query of a ScoreJobWorkflow: items whose chunk is written."""
+
+    done: int = 0
+    total: int = 0
+    state: str = "queued"

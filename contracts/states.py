@@ -24,6 +24,9 @@ class OperationKind(StrEnum):
     RETRAIN = "retrain_buffered"  # the background retrain loop's run
     DISCOVER = "discover"
     SYNTHESIZE = "synthesize"
+    # Not an operation of the model (no ``operations`` row, the model stays as it is): the
+    # ``OperationKind`` search attribute of a ScoreJobWorkflow, so jobs are findable in the Web UI.
+    SCORE_JOB = "score_job"
 
 
 class RunStatus(StrEnum):

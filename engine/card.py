@@ -16,6 +16,7 @@ Decisions recorded here:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -236,6 +237,17 @@ def assemble_card(details: dict[str, dict], input_tokens: int) -> dict:
         "detail": details,
         "input_tokens": int(input_tokens),
     }
+
+
+def with_metadata(card: dict, request_id: str, version_label: str, sample_ids: list[int]) -> dict:
+    """The ScoreResponse: the card plus its metadata block, last (the wire's key order)."""
+    return {**card, "metadata": {"request_id": request_id, "version_id": version_label, "sample_ids": sample_ids}}
+
+
+def response_json(response: dict) -> str:
+    """A response as the API sends it (Starlette's JSONResponse settings), so a stored card can be
+    sent again byte for byte."""
+    return json.dumps(response, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
 
 
 def compare_cards(a: dict, b: dict) -> dict:

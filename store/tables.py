@@ -239,3 +239,58 @@ class WebhookDelivery(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+# --- Score jobs (SPEC §9.2) -------------------------------------------------------------------
+
+class ScoreJob(Base):
+    """One asynchronous scoring job; its version is pinned when it is accepted."""
+
+    __tablename__ = "score_jobs"
+    __table_args__ = (Index("ix_score_jobs_model_newest", "model_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(40), unique=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    handle: Mapped[str] = mapped_column(String(104))
+    version_id: Mapped[int] = mapped_column(BigId)
+    version_no: Mapped[int] = mapped_column(Integer)
+    traits: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    max_depth: Mapped[int] = mapped_column(Integer, default=1)
+    zero_data_retention: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    total: Mapped[int] = mapped_column(Integer)
+    scored: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+
+
+class ScoreJobNamespace(Base):
+    """The namespaces of the key that started a job: keys sharing one of them may see it."""
+
+    __tablename__ = "score_job_namespaces"
+    job_pk: Mapped[int] = mapped_column(ForeignKey("score_jobs.id", ondelete="CASCADE"), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class ScoreJobItem(Base):
+    """One input item in input order (``seq``); ``result`` is the card's JSON text, or ``error``."""
+
+    __tablename__ = "score_job_items"
+    job_pk: Mapped[int] = mapped_column(ForeignKey("score_jobs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(Text)
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)  # dropped once scored under ZDR
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class ScoreJobChunk(Base):
+    """A chunk whose results are written: the marker that makes a retried chunk write nothing."""
+
+    __tablename__ = "score_job_chunks"
+    job_pk: Mapped[int] = mapped_column(ForeignKey("score_jobs.id", ondelete="CASCADE"), primary_key=True)
+    chunk_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scored: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)

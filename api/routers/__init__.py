@@ -1,6 +1,6 @@
 """One router per resource; the app mounts them all under /v1."""
 
-from api.routers import extract, health, models, runs, samples, scoring, traits, versions, webhooks
+from api.routers import extract, health, models, runs, samples, score_jobs, scoring, traits, versions, webhooks
 
 ROUTERS = [
     health.router,
@@ -12,4 +12,5 @@ ROUTERS = [
     versions.router,
     extract.router,
     webhooks.router,
+    score_jobs.router,
 ]

@@ -28,6 +28,7 @@ from api.errors import ApiError, model_archived, validation_error
 from api.lookup import load_model, load_model_for_write, parse_handle
 from api.negotiation import prefers_over_json
 from api.pagination import decode_cursor, page
+from api.score_jobs import cancel_open_jobs
 from api.schemas.models import (
     CreateModelRequest,
     DeleteResponse,
@@ -161,7 +162,7 @@ async def update_model(handle: str, body: UpdateModelRequest, principal: KeyDep,
 
 
 @router.delete("/models/{handle}", response_model=DeleteResponse, summary="Archive a model")
-async def archive_model(handle: str, principal: KeyDep, session: SessionDep) -> dict:
+async def archive_model(handle: str, principal: KeyDep, session: SessionDep, temporal: TemporalDep) -> dict:
     model = await load_model_for_write(session, principal, handle)
     await session.commit()
     refused = await catalog.archive_model(session, model.id)
@@ -169,4 +170,5 @@ async def archive_model(handle: str, principal: KeyDep, session: SessionDep) -> 
         await session.rollback()
         raise conflict_for_state(refused, draft_only=False)
     await session.commit()
+    await cancel_open_jobs(session, temporal, model.id)  # an archived model scores nothing more
     return {"handle": model.handle, "deleted": True}

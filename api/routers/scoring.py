@@ -39,7 +39,7 @@ from api.schemas.scoring import (NON_BLANK, BatchScoreRequest, BatchScoreRespons
                                  ScoreRequest, ScoreResponse)
 from api.scoring_service import (ServedVersion, check_traits, plan_feedback, score_card, served_version,
                                  store_feedback)
-from engine.card import compare_cards
+from engine.card import compare_cards, with_metadata
 from engine.render import render_card, render_compare
 
 router = APIRouter(tags=["scoring"])
@@ -84,8 +84,7 @@ async def _readable(content: str, allow: list[str]) -> tuple[str, str | None, st
 
 
 def _with_metadata(card: dict, request: Request, version_label: str, sample_ids: list[int]) -> dict:
-    return {**card, "metadata": {"request_id": request_id_of(request), "version_id": version_label,
-                                 "sample_ids": sample_ids}}
+    return with_metadata(card, request_id_of(request), version_label, sample_ids)
 
 
 @dataclass(frozen=True)

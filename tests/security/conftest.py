@@ -30,6 +30,7 @@ class World:
     trait_keys: tuple[str, ...] = ("clarity", "warmth")
     tag: str = "stable"
     run_id: str = ""  # a cancelled discovery run of the draft (cancelling it again answers 202)
+    job_ids: list[str] = field(default_factory=list)  # score jobs, made by the tests that need them
 
 
 @pytest.fixture(scope="session")

@@ -92,10 +92,24 @@ OPERATIONS = [
     ("GET", "/v1/models/{handle}/runs"),
     ("GET", "/v1/runs/{run_id}"),
     ("POST", "/v1/runs/{run_id}/cancel"),
+    # SPEC §9.2: score jobs.
+    ("POST", "/v1/models/{handle}/score-jobs"),
+    ("GET", "/v1/models/{handle}/score-jobs"),
+    ("GET", "/v1/score-jobs/{job_id}"),
+    ("GET", "/v1/score-jobs/{job_id}/results"),
+    ("POST", "/v1/score-jobs/{job_id}/cancel"),
 ]
 # Extract only succeeds with a reachable page; the fuzz sends no request that leaves the machine.
 NEVER_SUCCEEDS_OFFLINE = {("POST", "/v1/extract")}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx, value) -> bytes:
+    """Score-job uploads: the schema describes the lines; each one is written as a JSON line."""
+    if isinstance(value, list):
+        return "\n".join(json.dumps(line) for line in value).encode()
+    return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else json.dumps(value).encode()
 
 
 @lru_cache(maxsize=1)
@@ -106,7 +120,7 @@ def load_schema(document: str):
 def real_path_parameters(world, path: str) -> list[dict]:
     """Path parameter sets that point at things that exist in the world (plus pinned handles)."""
     handles = [world.draft, world.ready] if "{handle}" in path else [None]
-    if path.endswith(("/score", "/score/batch", "/compare")):
+    if path.endswith(("/score", "/score/batch", "/compare", "/score-jobs")):
         handles += [f"{world.ready}@v1", f"{world.ready}@{world.tag}"]
     extra: dict[str, list] = {
         "key": ["clarity", "Warmth"],
@@ -115,6 +129,7 @@ def real_path_parameters(world, path: str) -> list[dict]:
         "name": [world.tag, "beta"],
         "webhook_id": [getattr(world, "webhook_id", UNKNOWN_WEBHOOK), UNKNOWN_WEBHOOK],
         "run_id": [world.run_id],
+        "job_id": world.job_ids or ["job_none"],
     }
     names = re.findall(r"{(\w+)}", path)
     sets = []
@@ -140,9 +155,17 @@ def steer(case, world, method: str, path: str, data) -> None:
     """Now and then, point body fields that name things at things that exist (in place, still valid
     for the schema), so cases get past "unknown trait" and reach the code behind it."""
     body = case.body if isinstance(case.body, dict) else None
-    if body is None or not data.draw(st.booleans(), label="steer"):
+    lines = case.body if isinstance(case.body, list) else None  # an NDJSON upload
+    if (body is None and lines is None) or not data.draw(st.booleans(), label="steer"):
         return
     names = list(world.trait_keys) + ["Clarity", "Warmth"]
+    if path.endswith("/score-jobs"):
+        for index, item in enumerate(lines if lines is not None else body.get("items") or []):
+            if isinstance(item, dict) and item.get("id") is not None:
+                item["id"] = f"item-{index}"  # ids must be unique in a job
+        if body is not None and body.get("traits") is not None:
+            body["traits"] = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=2), label="traits")
+        return
     if (method, path) == ("POST", "/v1/models"):
         body["handle"] = f"{world.namespace}.{data.draw(NAME, label='name')}"
     if path.endswith("/samples") and isinstance(body.get("samples"), list):
@@ -312,6 +335,22 @@ async def test_the_document_lists_exactly_the_spec_operations_and_resolves_every
         assert not [s for text in _descriptions(document) for s in _sentences(text) if s in theirs]
 
 
+async def score_jobs_of(http, world) -> list[str]:
+    """A finished job (its results read 200) and a long one left running (so a cancel answers 200)."""
+    ids = []
+    for count in (1, 5000):
+        items = [{"content": f"Thanks for writing, case {n}."} for n in range(count)]
+        response = await http.post(f"/v1/models/{world.ready}/score-jobs", json={"items": items},
+                                   headers=world.owner["headers"])
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["job_id"])
+    for _ in range(600):
+        if (await http.get(f"/v1/score-jobs/{ids[0]}", headers=world.owner["headers"])).json()["state"] == "succeeded":
+            return ids
+        await asyncio.sleep(0.1)
+    raise AssertionError("the one-item job did not finish")
+
+
 @pytest.mark.parametrize("method, path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 async def test_fuzzed_requests_never_fail_the_contract(http, worker, make_world, method, path):
     document = (await http.get("/v1/openapi.json")).text
@@ -322,6 +361,8 @@ async def test_fuzzed_requests_never_fail_the_contract(http, worker, make_world,
                                      headers=world.owner["headers"])
         assert registered.status_code == 201, registered.text
         world.webhook_id = registered.json()["id"]
+    if "{job_id}" in path:
+        world.job_ids = await score_jobs_of(http, world)
     loop = asyncio.get_running_loop()
 
     def send(arguments: dict):

@@ -51,6 +51,8 @@ from store.db import make_async_engine, make_sessionmaker
 from store.migrate import upgrade
 from store.tables import Model, Sample, Trait
 from tests.api.webhook_receiver import WebhookReceiver
+from tests.workflows.score_jobs_support import start_job_directly
+from workflows.score_job import ScoreJobWorkflow
 from tests.workflows.support import (
     HISTORIES,
     REPO_ROOT,
@@ -72,6 +74,8 @@ from contracts.payloads import FitInput, FitResult, PublishResult, RunRef, Sampl
 from contracts.states import WebhookEvent
 
 IDENTITY = "history-recorder"  # instead of the SDK default pid@host, which would land in every history
+SCORE_JOB_TEXTS = ["Restart the router and sign in again.", "Thanks so much for waiting!",
+                   "It is what it is, kind of."]
 FEEDBACK = [("warmth", "We really appreciate you taking the time to write to us.", 1.0),
             ("warmth", "Whatever. Next.", 0.0),
             ("clarity", "Go to Account, choose Export, and pick CSV.", 1.0)]
@@ -171,6 +175,7 @@ async def record_all(session: Recording) -> None:
     session.runs.append(Recorded("retune", await session.start(
         http, handle, "train", {"effort": "low", "reoptimize_params": True})))
     expect((await session.settle(http, handle))["state"] == "ready", "retune")
+    await record_score_jobs(session, http, handle)
     await record_retrain_loop(session, application.state.temporal, http, handle)
 
     handle = "rec.discover"
@@ -212,6 +217,34 @@ async def record_webhook_delivery(session: Recording) -> None:
 
 # Paths that can be recorded on their own into an existing generation (``--only``).
 RECORD_ONLY = {"webhooks": record_webhook_delivery}
+
+
+async def record_score_jobs(session: Recording, http, handle: str) -> None:
+    """A job that succeeds, one that continues as new (a small history limit), one cancelled mid-way."""
+    job = await http.post(f"/v1/models/{handle}/score-jobs", headers=session.headers,
+                          json={"items": [{"content": text} for text in SCORE_JOB_TEXTS]})
+    expect(job.status_code == 202, f"score job: {job.text}")
+    job_id = job.json()["job_id"]
+    finished = await session.client.get_workflow_handle_for(ScoreJobWorkflow.run, job_id).result()
+    expect(finished.state == "succeeded", "score job")
+    session.runs.append(Recorded("succeeded", job_id))
+
+    contents = SCORE_JOB_TEXTS * 8
+    job_id, run = await start_job_directly(session.sessionmaker, session.client, session.settings.task_queue, handle,
+                                           contents, "rec", chunk_size=2, chunks_in_flight=2, history_limit=30)
+    expect((await run.result()).state == "succeeded", "score job continued as new")
+    session.runs.append(Recorded("continued-as-new", job_id, run.first_execution_run_id))
+    session.runs.append(Recorded("after-continue-as-new", job_id))
+
+    items = [{"content": f"{SCORE_JOB_TEXTS[0]} Case {i}."} for i in range(3000)]
+    job_id = (await http.post(f"/v1/models/{handle}/score-jobs", json={"items": items},
+                              headers=session.headers)).json()["job_id"]
+    while (await http.get(f"/v1/score-jobs/{job_id}", headers=session.headers)).json()["counts"]["scored"] == 0:
+        await asyncio.sleep(0.1)
+    cancelled = await http.post(f"/v1/score-jobs/{job_id}/cancel", headers=session.headers)
+    expect(cancelled.status_code == 200, f"score job cancel: {cancelled.text}")
+    await _closed(session.client.get_workflow_handle(job_id))
+    session.runs.append(Recorded("cancelled", job_id))
 
 
 async def record_retrain_loop(session: Recording, temporal, http, handle: str) -> None:

@@ -1,7 +1,7 @@
 """webhooks and their delivery log
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import store.tables
 
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
