@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from activities.authoring import AuthoringActivities
 from activities.deps import ActivityDeps
+from activities.evaluations import EvaluationActivities
 from activities.lifecycle import LifecycleActivities
 from activities.score_jobs import ScoreJobActivities
 from activities.training import TrainingActivities
@@ -15,6 +16,7 @@ def all_activities(deps: ActivityDeps) -> list:
     lifecycle = LifecycleActivities(deps)
     authoring = AuthoringActivities(deps)
     score_jobs = ScoreJobActivities(deps)
+    evaluations = EvaluationActivities(deps)
     return [
         training.embed_samples,
         training.fit_model,
@@ -29,6 +31,8 @@ def all_activities(deps: ActivityDeps) -> list:
         score_jobs.start_job,
         score_jobs.score_chunk,
         score_jobs.finish_job,
+        evaluations.start_evaluation,
+        evaluations.finish_evaluation,
     ]
 
 

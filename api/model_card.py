@@ -13,6 +13,9 @@ Decisions (SPEC is silent):
 - The newest background retrain's gate verdict (SPEC §1.10, docs/decisions.md) follows the active
   version: whether it was activated and, per trait, the held-out AUC of both versions, ΔAUC ± its
   standard error and the outcome.
+- The newest evaluation of the active version (SPEC §9.5) started by a key of the model's own
+  namespace follows: per trait, n, AUC with its 95 % interval and Spearman's ρ. Evaluations by
+  other namespaces stay theirs (their labels are their data), so the card never shows them.
 - Upstream sources are free objects: shown as a list using `name`/`title`, `url` and
   `license` when present, otherwise as compact JSON.
 """
@@ -24,6 +27,7 @@ import json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import catalog
+from store import evaluations as evaluation_store
 from store import versions as version_store
 from store.tables import Model
 
@@ -79,6 +83,27 @@ async def _gate_lines(session: AsyncSession, model: Model) -> list[str]:
     return lines + [""]
 
 
+async def _evaluation_lines(session: AsyncSession, model: Model, version_no: int) -> list[str]:
+    evaluation = await session.run_sync(lambda s: evaluation_store.latest_of_version(
+        s, model.id, version_no, [model.namespace]))
+    if evaluation is None:
+        return []
+    label = f"v{version_no}"
+    block = next((v for v in evaluation.report["versions"] if v["version_id"] == label), None) or {}
+    others = [v for v in evaluation.report["versions"] if v["version_id"] != label]
+    against = f", against {others[0]['version_id']}" if others else ""
+    lines = ["## Latest evaluation", "",
+             f"- {evaluation.evaluation_id} ({evaluation.finished_at.strftime('%Y-%m-%d %H:%M UTC')}): {label} on "
+             f"{evaluation.report['items']['scored']} labelled items{against}", "",
+             "| Trait | n | AUC | 95 % interval | Spearman ρ |", "|---|---:|---:|---|---:|"]
+    for key, trait in (block.get("traits") or {}).items():
+        auc = trait["auc"]
+        interval = f"{_number(auc['low'])}–{_number(auc['high'])}" if auc.get("low") is not None else "—"
+        lines.append(f"| `{_cell(key)}` | {trait['n']} | {_number(auc['auc'])} | {interval} | "
+                     f"{_number(trait.get('spearman'))} |")
+    return lines + [""]
+
+
 async def render_model_card(session: AsyncSession, model: Model) -> str:
     """The markdown card of ``model``."""
     traits = await catalog.list_traits(session, model.id, by_id=True)
@@ -111,6 +136,8 @@ async def render_model_card(session: AsyncSession, model: Model) -> str:
         lines.append("")
 
     lines += await _gate_lines(session, model)
+    if version is not None:
+        lines += await _evaluation_lines(session, model, version.version_no)
     lines += ["## Traits", ""]
     if not traits:
         lines += ["No traits yet.", ""]

@@ -147,7 +147,8 @@ async def read_ndjson(chunks: AsyncIterator[bytes], upload: Upload, max_items: i
         take(pending)
 
 
-def read_json(body: bytes, upload: Upload, max_items: int) -> None:
+def read_json(body: bytes, upload: Upload, max_items: int) -> dict:
+    """Reads the items into ``upload``; returns the whole body (evaluations read their other fields)."""
     if not body.strip():
         raise ApiError(400, "bad_request", "A request body is required.")
     try:
@@ -163,17 +164,26 @@ def read_json(body: bytes, upload: Upload, max_items: int) -> None:
         upload.traits = traits
     for index, raw in enumerate(data["items"]):
         upload.add(raw, {"index": index}, max_items)
+    return data
 
 
 async def start_job(temporal: TemporalGateway, settings: Settings, job: ScoreJob) -> None:
     """Starts the job's workflow (id = job id); 503 ``unavailable`` if Temporal does not take it."""
     inp = ScoreJobInput(job.job_id, job.handle, job.total, settings.job_chunk_size, settings.job_chunks_in_flight)
+    await start_background_run(temporal, ScoreJobWorkflow.run, inp, job.job_id, job.handle, OperationKind.SCORE_JOB,
+                               "score job")
+
+
+async def start_background_run(temporal: TemporalGateway, run, inp, workflow_id: str, handle: str,
+                               kind: OperationKind, label: str) -> None:
+    """Starts a run that is no operation of its model (a score job, an evaluation), findable in the
+    Web UI by model and kind; 503 ``unavailable`` if Temporal does not take it."""
     try:
         client = await temporal.client()
         await asyncio.wait_for(client.start_workflow(
-            ScoreJobWorkflow.run, inp, id=job.job_id, task_queue=temporal.task_queue,
-            search_attributes=search_attributes(job.handle, OperationKind.SCORE_JOB),
-            static_summary=run_summary("score job", job.handle), rpc_timeout=temporal.rpc_timeout,
+            run, inp, id=workflow_id, task_queue=temporal.task_queue,
+            search_attributes=search_attributes(handle, kind),
+            static_summary=run_summary(label, handle), rpc_timeout=temporal.rpc_timeout,
         ), temporal.call_bound)
     except Exception as exc:  # RPC errors, timeouts, connection loss: Temporal is not taking runs
         raise unavailable("Temporal") from exc

@@ -54,11 +54,15 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     follow.set_defaults(handler=follow_command)
 
 
-def score_file_command(args: argparse.Namespace) -> int:
+def read_input(path: Path) -> str:
     try:
-        ndjson = args.input.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read {args.input}: {exc}", exit_code=2) from None
+        raise CliError(f"cannot read {path}: {exc}", exit_code=2) from None
+
+
+def score_file_command(args: argparse.Namespace) -> int:
+    ndjson = read_input(args.input)
     with open_client(args) as client:
         try:
             job_id = client.start_score_job_ndjson(args.handle, ndjson, traits=parse_traits(args.traits))["job_id"]

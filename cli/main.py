@@ -4,7 +4,7 @@
 Operator commands: `up` (the embedded stack), `migrate`, `keys create|list|revoke`. Every command
 takes `--data-dir` (env ASSAY_DATA_DIR, default `.assay`), so `assay keys …` reaches the database of
 the `assay up` that owns the same data dir; ASSAY_DATABASE_URL overrides the database.
-Client commands: `build`, `score`, `compare`, `feedback`, `models`, `versions`, `runs`, `follow` talk
+Client commands: `build`, `score`, `compare`, `feedback`, `models`, `versions`, `runs`, `follow`, `eval` talk
 to a running server over the REST API (`--url`, env ASSAY_URL) with `--key` / ASSAY_API_KEY, falling
 back to the dev key in the data dir.
 Shell completion comes from argcomplete (`eval "$(register-python-argcomplete assay)"`).
@@ -18,7 +18,7 @@ from importlib.metadata import version
 
 import argcomplete
 
-from cli import build, jobs, keys, models, runs, score, up, versions
+from cli import build, evaluate, jobs, keys, models, runs, score, up, versions
 from cli.context import (
     CliError,
     default_data_dir,
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     versions.add_parser(commands, common)
     runs.add_parser(commands, common)  # runs, follow
     jobs.add_parser(commands, common)  # score-file, jobs follow
+    evaluate.add_parser(commands, common)  # eval
     return parser
 
 

@@ -101,6 +101,22 @@ class AsyncAssayClient(Endpoints[Awaitable[dict[str, Any]], Awaitable[str]]):
     def iter_runs(self, handle: str, *, page_size: int | None = None) -> AsyncIterator[dict[str, Any]]:
         return self._follow(lambda cursor: self.list_runs(handle, limit=page_size, cursor=cursor))
 
+    async def wait_for_evaluation(self, evaluation_id: str, *, poll_interval: float = 1.0,
+                                  timeout: float | None = None,
+                                  on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """See `AssayClient.wait_for_evaluation`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            evaluation = await self.get_evaluation(evaluation_id)
+            if on_update is not None:
+                on_update(evaluation)
+            if evaluation.get("state") not in ("queued", "running"):
+                return evaluation
+            if deadline is not None and time.monotonic() >= deadline:
+                raise AssayError(NO_RESPONSE_STATUS, "timeout", f"evaluation {evaluation_id} was still "
+                                                                f"{evaluation.get('state')} after {timeout} s")
+            await asyncio.sleep(poll_interval)
+
     # --- waiting for an operation ----------------------------------------------------------------
     async def wait_until_settled(self, handle: str, *, poll_interval: float = 1.0, timeout: float | None = None,
                                  on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:

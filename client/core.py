@@ -320,6 +320,29 @@ class Endpoints(ABC, Generic[JsonResult, TextResult]):
     def cancel_score_job(self, job_id: str) -> JsonResult:
         return self._json(Call("POST", f"/v1/score-jobs/{segment(job_id)}/cancel"))
 
+    # --- evaluations (SPEC §9.5) ------------------------------------------------------------------
+    def start_evaluation(self, handle: str, items: Sequence[Mapping[str, Any]], *,
+                         versions: Sequence[str] | None = None) -> JsonResult:
+        """Evaluate labelled items (samples-file lines: `content` plus a label per trait) against 1 or 2
+        versions (default: the active one); answers `{evaluation_id, state, versions, jobs}`."""
+        body = {"items": [dict(item) for item in items]} | present(
+            versions=None if versions is None else list(versions))
+        return self._json(Call("POST", model_path(handle, "evaluations"), json=body))
+
+    def start_evaluation_ndjson(self, handle: str, ndjson: str, *,
+                                versions: Sequence[str] | None = None) -> JsonResult:
+        """Start an evaluation from NDJSON text, one labelled item per line (a samples file as it is)."""
+        return self._json(Call("POST", model_path(handle, "evaluations"), content=ndjson,
+                               content_type="application/x-ndjson",
+                               params=present(versions=None if versions is None else list(versions))))
+
+    def get_evaluation(self, evaluation_id: str) -> JsonResult:
+        """State, progress and, once it succeeded, the report."""
+        return self._json(Call("GET", f"/v1/evaluations/{segment(evaluation_id)}"))
+
+    def list_evaluations(self, handle: str, *, limit: int | None = None, cursor: str | None = None) -> JsonResult:
+        return self._json(Call("GET", model_path(handle, "evaluations"), params=present(limit=limit, cursor=cursor)))
+
     # --- versions --------------------------------------------------------------------------------
     def list_versions(self, handle: str, *, limit: int | None = None, cursor: str | None = None) -> JsonResult:
         return self._json(Call("GET", model_path(handle, "versions"), params=present(limit=limit, cursor=cursor)))

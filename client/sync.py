@@ -105,15 +105,26 @@ class AssayClient(Endpoints[dict[str, Any], str]):
     def wait_for_score_job(self, job_id: str, *, poll_interval: float = 1.0, timeout: float | None = None,
                            on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Poll the job until it is no longer queued or running; `on_update` sees every poll."""
+        return self._wait_while_open(lambda: self.get_score_job(job_id), f"job {job_id}", poll_interval, timeout,
+                                     on_update)
+
+    def wait_for_evaluation(self, evaluation_id: str, *, poll_interval: float = 1.0, timeout: float | None = None,
+                            on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Poll the evaluation until it is no longer queued or running (its report is then in place)."""
+        return self._wait_while_open(lambda: self.get_evaluation(evaluation_id), f"evaluation {evaluation_id}",
+                                     poll_interval, timeout, on_update)
+
+    def _wait_while_open(self, fetch: Callable[[], dict[str, Any]], what: str, poll_interval: float,
+                         timeout: float | None, on_update: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            job = self.get_score_job(job_id)
+            resource = fetch()
             if on_update is not None:
-                on_update(job)
-            if job.get("state") not in ("queued", "running"):
-                return job
+                on_update(resource)
+            if resource.get("state") not in ("queued", "running"):
+                return resource
             if deadline is not None and time.monotonic() >= deadline:
-                raise AssayError(NO_RESPONSE_STATUS, "timeout", f"job {job_id} was still {job.get('state')} "
+                raise AssayError(NO_RESPONSE_STATUS, "timeout", f"{what} was still {resource.get('state')} "
                                                                 f"after {timeout} s")
             time.sleep(poll_interval)
 

@@ -290,3 +290,46 @@ class ScoreJobProgress:
     done: int = 0
     total: int = 0
     state: str = "queued"
+
+
+# --- Evaluations (SPEC §9.5): one score job per version, then the report; only references travel. ---
+
+@dataclass
+class EvaluationInput:
+    evaluation_id: str
+    handle: str
+    job_ids: list[str]  # one ScoreJobWorkflow child per version, workflow id = job id
+    total: int
+    chunk_size: int = 250
+    chunks_in_flight: int = 4
+
+
+@dataclass
+class EvaluationRef:
+    evaluation_id: str
+
+
+@dataclass
+class EvaluationStarted:
+    evaluation_id: str
+    running: bool  # False: closed before a worker picked it up
+
+
+@dataclass
+class FinishEvaluationInput:
+    evaluation_id: str
+    state: RunStatus
+    error_code: str = ""
+    error_message: str = ""
+
+
+@dataclass
+class FinishEvaluationResult:
+    evaluation_id: str
+    changed: bool
+
+
+@dataclass
+class EvaluationResult:
+    evaluation_id: str
+    state: str

@@ -27,6 +27,7 @@ class OperationKind(StrEnum):
     # Not an operation of the model (no ``operations`` row, the model stays as it is): the
     # ``OperationKind`` search attribute of a ScoreJobWorkflow, so jobs are findable in the Web UI.
     SCORE_JOB = "score_job"
+    EVALUATION = "evaluation"  # likewise: an EvaluationWorkflow (SPEC §9.5)
 
 
 class RunStatus(StrEnum):

@@ -294,3 +294,45 @@ class ScoreJobChunk(Base):
     chunk_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     scored: Mapped[int] = mapped_column(Integer)
     failed: Mapped[int] = mapped_column(Integer)
+
+
+class Evaluation(Base):
+    """Labelled items scored against one or two versions (SPEC §9.5): one score job per version
+    (``job_ids``, in the order of ``version_nos``); ``report`` is written once the jobs are done."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_model_newest", "model_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    evaluation_id: Mapped[str] = mapped_column(String(40), unique=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    handle: Mapped[str] = mapped_column(String(104))
+    version_nos: Mapped[list] = mapped_column(JSON)
+    version_ids: Mapped[list] = mapped_column(JSON)
+    job_ids: Mapped[list] = mapped_column(JSON)
+    traits: Mapped[list] = mapped_column(JSON)  # the labelled trait keys, in the model's order
+    numeric_traits: Mapped[list] = mapped_column(JSON)  # traits whose every label was a number
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    total: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EvaluationNamespace(Base):
+    """The namespaces of the key that started an evaluation: keys sharing one of them may see it."""
+
+    __tablename__ = "evaluation_namespaces"
+    evaluation_pk: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class EvaluationLabel(Base):
+    """An item's labels ``{trait key: quality}`` by its ``seq`` in the score jobs; deleted once the
+    report is written (the report is what is kept)."""
+
+    __tablename__ = "evaluation_labels"
+    evaluation_pk: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    labels: Mapped[dict] = mapped_column(JSON)

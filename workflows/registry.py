@@ -2,13 +2,14 @@
 
 from contracts.states import OperationKind
 from workflows.authoring import DiscoverWorkflow, SynthesizeWorkflow
+from workflows.evaluation import EvaluationWorkflow
 from workflows.retrain import RetrainWorkflow
 from workflows.score_job import ScoreJobWorkflow
 from workflows.train import TrainWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
 
 ALL_WORKFLOWS = [TrainWorkflow, DiscoverWorkflow, SynthesizeWorkflow, RetrainWorkflow, WebhookDeliveryWorkflow,
-                 ScoreJobWorkflow]
+                 ScoreJobWorkflow, EvaluationWorkflow]
 
 # The API starts a run by these method references, never by a workflow's name.
 RUN_FOR_KIND = {

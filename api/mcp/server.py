@@ -33,7 +33,7 @@ from starlette.requests import Request
 
 from api import auth
 from api.errors import ApiError, envelope
-from api.mcp import authoring, lifecycle, reading, resources, runs, score_jobs
+from api.mcp import authoring, evaluations, lifecycle, reading, resources, runs, score_jobs
 from api.mcp.bridge import Relay, RestBridge, RestFailure, caller_request_id, error_result
 from api.middleware import new_request_id
 from store import keys as key_store
@@ -103,6 +103,7 @@ def build_server(bridge: RestBridge) -> AssayMCPServer:
     lifecycle.register(server, relay)
     runs.register(server, relay)
     score_jobs.register(server, relay)
+    evaluations.register(server, relay)
     resources.register(server, bridge)
     return server
 

@@ -1,6 +1,6 @@
 """One router per resource; the app mounts them all under /v1."""
 
-from api.routers import extract, health, models, runs, samples, score_jobs, scoring, traits, versions, webhooks
+from api.routers import evaluations, extract, health, models, runs, samples, score_jobs, scoring, traits, versions, webhooks
 
 ROUTERS = [
     health.router,
@@ -13,4 +13,5 @@ ROUTERS = [
     extract.router,
     webhooks.router,
     score_jobs.router,
+    evaluations.router,
 ]

@@ -75,6 +75,13 @@ CASES = [
      None, "application/json"),
     (lambda c: c.cancel_run("run_01J0000000000000000000000A"), "POST",
      "/v1/runs/run_01J0000000000000000000000A/cancel", {}, None, "application/json"),
+    (lambda c: c.start_evaluation(H, [{"content": "x", "warmth": "good"}], versions=["v1", "v2"]), "POST",
+     f"/v1/models/{H}/evaluations", {}, {"items": [{"content": "x", "warmth": "good"}], "versions": ["v1", "v2"]},
+     "application/json"),
+    (lambda c: c.get_evaluation("eval_01J0000000000000000000000A"), "GET",
+     "/v1/evaluations/eval_01J0000000000000000000000A", {}, None, "application/json"),
+    (lambda c: c.list_evaluations(H, limit=3), "GET", f"/v1/models/{H}/evaluations", {"limit": "3"}, None,
+     "application/json"),
 ]
 
 
@@ -121,6 +128,18 @@ async def test_async_client_sends_the_same(call, method, path, query, body, acce
         await call(client)
     [request] = recorder.requests
     check(request, method, path, query, body, accept)
+
+
+def test_an_ndjson_evaluation_sends_the_file_as_it_is_and_each_version_as_a_parameter():
+    recorder = Recorder()
+    lines = '{"content": "x", "warmth": 1}\n{"content": "y", "warmth": "cold"}\n'
+    with AssayClient("http://assay.test", "sk-test", transport=httpx.MockTransport(recorder)) as client:
+        client.start_evaluation_ndjson(H, lines, versions=["v1", "stable"])
+    [request] = recorder.requests
+    assert request.url.raw_path.decode().split("?")[0] == f"/v1/models/{H}/evaluations"
+    assert request.headers["content-type"] == "application/x-ndjson"
+    assert request.url.params.get_list("versions") == ["v1", "stable"]
+    assert request.content.decode("utf-8") == lines
 
 
 def test_plain_text_body_is_sent_as_text():

@@ -52,6 +52,7 @@ from store.migrate import upgrade
 from store.tables import Model, Sample, Trait
 from tests.api.webhook_receiver import WebhookReceiver
 from tests.workflows.score_jobs_support import start_job_directly
+from workflows.evaluation import EvaluationWorkflow
 from workflows.score_job import ScoreJobWorkflow
 from tests.workflows.support import (
     HISTORIES,
@@ -176,6 +177,7 @@ async def record_all(session: Recording) -> None:
         http, handle, "train", {"effort": "low", "reoptimize_params": True})))
     expect((await session.settle(http, handle))["state"] == "ready", "retune")
     await record_score_jobs(session, http, handle)
+    await record_evaluation(session, http, handle)
     await record_retrain_loop(session, application.state.temporal, http, handle)
 
     handle = "rec.discover"
@@ -215,8 +217,32 @@ async def record_webhook_delivery(session: Recording) -> None:
     session.runs.append(Recorded("delivered-after-a-retry", workflow_id))
 
 
+async def record_evaluation(session: Recording, http, handle: str) -> None:
+    """An evaluation of v1 against v2: a score-job child per version, then the report."""
+    items = [{"content": text, "warmth": quality} for text, quality in zip(SCORE_JOB_TEXTS, (0.2, 1.0, 0.0))]
+    response = await http.post(f"/v1/models/{handle}/evaluations", headers=session.headers,
+                               json={"items": items, "versions": ["v1", "v2"]})
+    expect(response.status_code == 202, f"evaluation: {response.text}")
+    evaluation_id = response.json()["evaluation_id"]
+    finished = await session.client.get_workflow_handle_for(EvaluationWorkflow.run, evaluation_id).result()
+    expect(finished.state == "succeeded", "evaluation")
+    session.runs.append(Recorded("two-versions", evaluation_id))
+
+
+async def record_evaluation_alone(session: Recording) -> None:
+    """``--only evaluations``: a model with two versions first (train, then retune), then the evaluation."""
+    _, http = await session.app(session.settings)
+    await session.worker(build_worker(session.client, session.settings, session.deps))
+    handle = "rec.evaluate"
+    await make_model(http, session.headers, handle, per_pole=4)
+    for body in ({"effort": "low"}, {"effort": "low", "reoptimize_params": True}):
+        await session.start(http, handle, "train", body)
+        expect((await session.settle(http, handle))["state"] == "ready", "train before the evaluation")
+    await record_evaluation(session, http, handle)
+
+
 # Paths that can be recorded on their own into an existing generation (``--only``).
-RECORD_ONLY = {"webhooks": record_webhook_delivery}
+RECORD_ONLY = {"webhooks": record_webhook_delivery, "evaluations": record_evaluation_alone}
 
 
 async def record_score_jobs(session: Recording, http, handle: str) -> None:
