@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.score_job import ScoreJobWorkflow
     from workflows.search_attributes import MODEL_HANDLE, OPERATION_KIND
 
+CANCELLED_MESSAGE = "The evaluation, or one of its score jobs, was cancelled."
 REPORT_WORK = dict(BOOKKEEPING, start_to_close_timeout=BOOKKEEPING["start_to_close_timeout"] * 10)
 
 
@@ -39,6 +40,7 @@ class EvaluationWorkflow:
     @workflow.run
     async def run(self, inp: EvaluationInput) -> EvaluationResult:
         details = f"{inp.handle} · {len(inp.job_ids)} version(s) · {inp.total} items"
+        children: list[asyncio.Future] = []
         try:
             started = await workflow.execute_activity_method(
                 EvaluationActivities.start_evaluation, EvaluationRef(inp.evaluation_id),
@@ -46,7 +48,7 @@ class EvaluationWorkflow:
             if not started.running:
                 return EvaluationResult(inp.evaluation_id, RunStatus.CANCELLED)
             workflow.set_current_details(f"{details} · scoring")
-            jobs = await asyncio.gather(*(workflow.execute_child_workflow(
+            children = [asyncio.ensure_future(workflow.execute_child_workflow(
                 ScoreJobWorkflow.run,
                 ScoreJobInput(job_id, inp.handle, inp.total, inp.chunk_size, inp.chunks_in_flight),
                 id=job_id,
@@ -55,32 +57,42 @@ class EvaluationWorkflow:
                     SearchAttributePair(OPERATION_KIND, OperationKind.SCORE_JOB),
                 ]),
                 static_summary=f"evaluation score job · {inp.handle}",
-            ) for job_id in inp.job_ids))
-            unfinished = [job for job in jobs if job.state != RunStatus.SUCCEEDED]
-            if unfinished:  # closed through the score-job API before a worker started it
-                raise ApplicationError(f"Score job {unfinished[0].job_id} ended {unfinished[0].state}.",
-                                       type="score_job_" + unfinished[0].state, non_retryable=True)
+            )) for job_id in inp.job_ids]
+            jobs = await asyncio.gather(*children)
+            if any(job.state != RunStatus.SUCCEEDED for job in jobs):
+                # A job cancelled through the score-job API before a worker started it ends quietly.
+                return await self._close(inp, RunStatus.CANCELLED, "cancelled", CANCELLED_MESSAGE, details)
             workflow.set_current_details(f"{details} · report")
             await workflow.execute_activity_method(
                 EvaluationActivities.finish_evaluation,
                 FinishEvaluationInput(inp.evaluation_id, RunStatus.SUCCEEDED),
                 summary=step_summary("report", inp.handle), **REPORT_WORK)
         except (Exception, asyncio.CancelledError) as exc:
+            # One job failed or was cancelled: the others stop too (a parent closing would terminate
+            # them, leaving their jobs open in the store); each records its own end.
+            for child in children:
+                if not child.done():
+                    child.cancel()
+            if children:
+                await asyncio.gather(*children, return_exceptions=True)
             cancelled = is_cancellation(exc)
-            state = RunStatus.CANCELLED if cancelled else RunStatus.FAILED
-            code, message = ("cancelled", "The evaluation was cancelled.") if cancelled else _failure(exc)
+            code, message = ("cancelled", CANCELLED_MESSAGE) if cancelled else _failure(exc)
             if not cancelled:
                 workflow.logger.warning("evaluation %s failed: %r", inp.evaluation_id, exc)
-            await workflow.execute_activity_method(
-                EvaluationActivities.finish_evaluation,
-                FinishEvaluationInput(inp.evaluation_id, state, code, message),
-                summary=step_summary(f"recording {state}", inp.handle), **BOOKKEEPING)
-            workflow.set_current_details(f"{details} · {state}")
+            await self._close(inp, RunStatus.CANCELLED if cancelled else RunStatus.FAILED, code, message, details)
             if cancelled:
                 raise
             raise ApplicationError(message, type=code, non_retryable=True) from None
         workflow.set_current_details(f"{details} · succeeded")
         return EvaluationResult(inp.evaluation_id, RunStatus.SUCCEEDED)
+
+    async def _close(self, inp: EvaluationInput, state: RunStatus, code: str, message: str,
+                     details: str) -> EvaluationResult:
+        await workflow.execute_activity_method(
+            EvaluationActivities.finish_evaluation, FinishEvaluationInput(inp.evaluation_id, state, code, message),
+            summary=step_summary(f"recording {state}", inp.handle), **BOOKKEEPING)
+        workflow.set_current_details(f"{details} · {state}")
+        return EvaluationResult(inp.evaluation_id, state)
 
 
 def _failure(exc: BaseException) -> tuple[str, str]:
@@ -89,6 +101,4 @@ def _failure(exc: BaseException) -> tuple[str, str]:
     if isinstance(cause, ApplicationError) and cause.type:
         if isinstance(exc, ChildWorkflowError) or cause.type in EVALUATION_FAULTS:
             return cause.type, cause.message
-    if isinstance(exc, ApplicationError) and exc.type and exc.type.startswith("score_job_"):
-        return exc.type, exc.message
     return failure_code(exc)

@@ -26,6 +26,7 @@ from store.tables import Evaluation, Model, Sample, ScoreJob, Trait
 from tests.api.test_models import read_all_pages
 from tests.api.trained import train_now
 from tests.cli.cli_runner import cli_env, run_cli
+from workflows.search_attributes import MODEL_HANDLE, OPERATION_KIND
 
 SMALL_PER_POLE, LARGE_PER_POLE, EVALUATED = 8, 60, 160
 
@@ -268,3 +269,37 @@ async def test_cli_eval_prints_the_table(served_url, vader, two_version_run, tmp
     refused = await run_cli("eval", vader["handle"], str(bad), "--url", served_url, "--key",
                             vader["owner"]["secret"], env=cli_env())
     assert refused.exit_code == 1 and "invalid_label" in refused.stderr and '"line": 1' in refused.stderr
+
+
+async def test_the_evaluation_and_its_jobs_are_findable_by_model_in_the_web_ui(app, vader, two_version_run):
+    client = await app.state.temporal.client()
+    evaluation_id = two_version_run["accepted"]["evaluation_id"]
+    parent = await client.get_workflow_handle(evaluation_id).describe()
+    assert parent.typed_search_attributes[MODEL_HANDLE] == vader["handle"]
+    assert parent.typed_search_attributes[OPERATION_KIND] == "evaluation"
+    for job in two_version_run["accepted"]["jobs"]:
+        child = await client.get_workflow_handle(job["job_id"]).describe()
+        assert child.parent_id == evaluation_id and child.workflow_type == "ScoreJobWorkflow"
+        assert child.typed_search_attributes[OPERATION_KIND] == "score_job"
+        assert child.typed_search_attributes[MODEL_HANDLE] == vader["handle"]
+
+
+async def test_cancelling_one_of_its_jobs_cancels_the_evaluation_and_its_other_job(http, vader):
+    headers = vader["owner"]["headers"]
+    items = [{"content": f"{item['content']} Case {i}.", "sentiment": item["sentiment"]}
+             for i, item in enumerate(vader["items"] * 15)]
+    response = await http.post(f"/v1/models/{vader['handle']}/evaluations", headers=headers,
+                               json={"items": items, "versions": ["v1", "v2"]})
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    first, second = (job["job_id"] for job in accepted["jobs"])
+    deadline = time.monotonic() + 120
+    while (await http.get(f"/v1/evaluations/{accepted['evaluation_id']}", headers=headers)).json()["progress"]["done"] == 0:
+        assert time.monotonic() < deadline, "nothing was scored in 120 s"
+        await asyncio.sleep(0.1)
+    assert (await http.post(f"/v1/score-jobs/{first}/cancel", headers=headers)).status_code == 200
+    evaluation = await finished(http, accepted["evaluation_id"], headers)
+    assert evaluation["state"] == "cancelled" and evaluation["error"]["code"] == "cancelled"
+    assert evaluation["report"] is None
+    other = (await http.get(f"/v1/score-jobs/{second}", headers=headers)).json()
+    assert other["state"] == "cancelled" and other["progress"]["done"] < len(items)
