@@ -26,7 +26,7 @@ from ulid import ULID
 from api.errors import ApiError, validation_error
 from api.labels import invalid_label_error
 from api.score_jobs import Upload, live_done, start_background_run
-from api.scoring_service import ServedVersion, served_version, unknown_trait
+from api.scoring_service import ServedVersion, served_version
 from api.temporal import TemporalGateway
 from api.views import iso
 from contracts.payloads import EvaluationInput
@@ -121,7 +121,8 @@ def check_versions_have(served: list[ServedVersion], traits: list[str]) -> None:
     for version in served:
         missing = [key for key in traits if key not in version.scorer.trait_keys]
         if missing:
-            raise unknown_trait(missing)
+            raise validation_error(f"Some labelled traits are not traits of {version.label}.",
+                                   {"traits": missing, "version": version.label}, code="unknown_trait")
 
 
 async def start_evaluation(temporal: TemporalGateway, settings: Settings, evaluation: Evaluation) -> None:

@@ -98,6 +98,9 @@ OPERATIONS = [
     ("GET", "/v1/score-jobs/{job_id}"),
     ("GET", "/v1/score-jobs/{job_id}/results"),
     ("POST", "/v1/score-jobs/{job_id}/cancel"),
+    ("POST", "/v1/models/{handle}/evaluations"),
+    ("GET", "/v1/models/{handle}/evaluations"),
+    ("GET", "/v1/evaluations/{evaluation_id}"),
 ]
 # Extract only succeeds with a reachable page; the fuzz sends no request that leaves the machine.
 NEVER_SUCCEEDS_OFFLINE = {("POST", "/v1/extract")}
@@ -130,6 +133,7 @@ def real_path_parameters(world, path: str) -> list[dict]:
         "webhook_id": [getattr(world, "webhook_id", UNKNOWN_WEBHOOK), UNKNOWN_WEBHOOK],
         "run_id": [world.run_id],
         "job_id": world.job_ids or ["job_none"],
+        "evaluation_id": getattr(world, "evaluation_ids", None) or ["eval_none"],
     }
     names = re.findall(r"{(\w+)}", path)
     sets = []
@@ -165,6 +169,18 @@ def steer(case, world, method: str, path: str, data) -> None:
                 item["id"] = f"item-{index}"  # ids must be unique in a job
         if body is not None and body.get("traits") is not None:
             body["traits"] = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=2), label="traits")
+        return
+    if path.endswith("/evaluations"):
+        # Items are free objects in the schema (a samples line); a labelled one names a real trait.
+        items = lines if lines is not None else body.get("items") or []
+        del items[4:]  # generated text costs embedding time, not coverage
+        for index, item in enumerate(items):
+            content = item.get("content") if isinstance(item, dict) else None
+            items[index] = {"content": content if isinstance(content, str) else f"Labelled text {index}.",
+                            data.draw(st.sampled_from(names), label="trait"): data.draw(QUALITY, label="label")}
+        if body is not None:
+            body["versions"] = data.draw(st.sampled_from([None, ["v1"], [world.tag], ["v1", "v9"]]),
+                                         label="versions")
         return
     if (method, path) == ("POST", "/v1/models"):
         body["handle"] = f"{world.namespace}.{data.draw(NAME, label='name')}"
@@ -363,6 +379,11 @@ async def test_fuzzed_requests_never_fail_the_contract(http, worker, make_world,
         world.webhook_id = registered.json()["id"]
     if "{job_id}" in path:
         world.job_ids = await score_jobs_of(http, world)
+    if "{evaluation_id}" in path:
+        started = await http.post(f"/v1/models/{world.ready}/evaluations", headers=world.owner["headers"],
+                                  json={"items": [{"content": "Thanks for writing.", "warmth": "warm"}]})
+        assert started.status_code == 202, started.text
+        world.evaluation_ids = [started.json()["evaluation_id"]]
     loop = asyncio.get_running_loop()
 
     def send(arguments: dict):
