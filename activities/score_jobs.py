@@ -27,6 +27,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
+from activities.webhooks import publish, score_job_events
 from contracts.payloads import (
     FinishScoreJobInput,
     FinishScoreJobResult,
@@ -179,6 +180,8 @@ class ScoreJobActivities:
             elif inp.error_code:
                 error = {"code": inp.error_code, "message": inp.error_message}
             changed = job_store.finish(session, inp.job_id, inp.state, summary=summary, error=error)
+            events = score_job_events(session, inp.job_id)
+        publish(self.deps, events)  # after the commit; a retry publishes the same event ids again
         return FinishScoreJobResult(inp.job_id, changed)
 
 

@@ -41,8 +41,8 @@ from temporalio import activity
 from activities.deps import ActivityDeps
 from api.fetch import FetchError, GuardedBackend, parse_http_url
 from contracts.payloads import AttemptOutcome, DeliveryAttempt
-from contracts.states import RUN_EVENT_FOR_STATUS, WebhookEvent
-from store import runs
+from contracts.states import RUN_EVENT_FOR_STATUS, SCORE_JOB_EVENT_FOR_STATE, WebhookEvent
+from store import runs, score_jobs
 from store import webhooks as webhook_store
 from store.tables import Model, Version
 
@@ -90,6 +90,22 @@ def run_events(session: Session, run_id: str, activated: bool = False) -> list[E
         events.append(version_activated_event(model, version, event_id_for(op.run_id, WebhookEvent.VERSION_ACTIVATED),
                                               at, op.run_id))
     return events
+
+
+def score_job_events(session: Session, job_id: str) -> list[EventMessage]:
+    """``score_job.succeeded|failed`` of a closed job, once per namespace the job belongs to (all
+    with one event id); nothing while it is open or when it was cancelled (SPEC §9.4 names no event)."""
+    job = score_jobs.job_by_id(session, job_id)
+    event = SCORE_JOB_EVENT_FOR_STATE.get(job.state) if job is not None else None
+    if event is None:
+        return []
+    data = {"job_id": job.job_id, "handle": job.handle, "version_id": f"v{job.version_no}", "state": job.state,
+            "counts": {"scored": job.scored, "failed": job.failed}, "finished_at": _iso(job.finished_at)}
+    if job.error:
+        data["error"] = {"code": job.error.get("code"), "message": job.error.get("message")}
+    at = job.finished_at or job.created_at
+    return [EventMessage(event_id_for(job.job_id, event), event, namespace, at, data)
+            for namespace in score_jobs.job_namespaces(session, job.id)]
 
 
 def version_activated_event(model: Model, version: Version, event_id: str, at: datetime,

@@ -72,3 +72,8 @@ RUN_EVENT_FOR_STATUS = {
     RunStatus.FAILED: WebhookEvent.RUN_FAILED,
     RunStatus.CANCELLED: WebhookEvent.RUN_CANCELLED,
 }
+# The event a score job's closing state announces (a cancelled job announces none).
+SCORE_JOB_EVENT_FOR_STATE = {
+    RunStatus.SUCCEEDED: WebhookEvent.SCORE_JOB_SUCCEEDED,
+    RunStatus.FAILED: WebhookEvent.SCORE_JOB_FAILED,
+}

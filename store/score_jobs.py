@@ -101,6 +101,12 @@ def get_job(session: Session, job_id: str, namespaces: Iterable[str], retention:
     return session.scalar(select(ScoreJob).where(ScoreJob.job_id == job_id, *_visible(namespaces, retention)))
 
 
+def job_namespaces(session: Session, job_pk: int) -> list[str]:
+    """The namespaces a job belongs to (those of the key that started it)."""
+    return list(session.scalars(select(ScoreJobNamespace.namespace).where(ScoreJobNamespace.job_pk == job_pk)
+                                .order_by(ScoreJobNamespace.namespace)))
+
+
 def job_by_id(session: Session, job_id: str) -> ScoreJob | None:
     """For the workers, which act for the job whoever started it."""
     return session.scalar(select(ScoreJob).where(ScoreJob.job_id == job_id))

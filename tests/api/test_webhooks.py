@@ -226,3 +226,30 @@ async def test_a_discovery_run_announces_run_succeeded(stack, owner, namespace):
     assert delivery.verified
     assert {k: delivery.payload["data"][k] for k in ("run_id", "handle", "kind", "status")} == \
         {"run_id": started.json()["run_id"], "handle": handle, "kind": "discover", "status": "succeeded"}
+
+
+async def test_a_score_job_announces_score_job_succeeded_once(stack, owner, namespace):
+    """The job's closing activity publishes score_job.succeeded after its commit (SPEC §9.4)."""
+    http, receiver, *_ = stack
+    hook = (await _register(http, owner, receiver.url("/jobs"), ["score_job.succeeded", "score_job.failed"])).json()
+    receiver.secrets["/jobs"] = hook["secret"]
+    handle = f"{namespace}.jobbed"
+    await make_model(http, owner["headers"], handle)
+    trained = await http.post(f"/v1/models/{handle}/train", json={"effort": "low"}, headers=owner["headers"])
+    assert trained.status_code == 202, trained.text
+    assert (await wait_for_state(http, owner["headers"], handle, {"ready", "failed"}))["state"] == "ready"
+    items = [{"id": f"i{n}", "content": f"Thanks for writing in, item {n} is on its way."} for n in range(5)]
+    started = await http.post(f"/v1/models/{handle}/score-jobs", json={"items": items}, headers=owner["headers"])
+    assert started.status_code == 202, started.text
+    job_id = started.json()["job_id"]
+
+    delivery = (await receiver.wait_for("/jobs", 1))[0]
+    assert delivery.verified and delivery.webhook_id.startswith("evt_")
+    assert delivery.payload["type"] == "score_job.succeeded"
+    data = delivery.payload["data"]
+    assert (data["job_id"], data["handle"], data["version_id"], data["state"], data["counts"]) == \
+        (job_id, handle, "v1", "succeeded", {"scored": 5, "failed": 0})
+    job = (await http.get(f"/v1/score-jobs/{job_id}", headers=owner["headers"])).json()
+    assert job["state"] == "succeeded" and job["counts"] == data["counts"]
+    await asyncio.sleep(1.0)  # a second publish (none is expected) would have arrived by now
+    assert len(receiver.at("/jobs")) == 1
