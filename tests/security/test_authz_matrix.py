@@ -63,6 +63,10 @@ MATRIX = [
     ("GET webhooks",               401, 401, 401,    200,    200,         200,          200),
     ("GET webhook deliveries",     401, 401, 401,    200,    404,         404,          200),
     ("DELETE webhook",             401, 401, 401,    403,    404,         404,          200),
+    ("POST score batch",           401, 401, 401,    200,    404,         200,          200),
+    ("POST score job",             401, 401, 401,    202,    404,         202,          202),
+    ("GET score job",              401, 401, 401,    200,    404,         404,          200),
+    ("GET model score jobs",       401, 401, 401,    200,    404,         200,          200),
 ]
 # Registered by the owner before the requests; its only event is one nothing here emits.
 SILENT_WEBHOOK = {"url": "http://8.8.8.8/never-called", "events": ["score_job.failed"]}
@@ -103,6 +107,8 @@ async def send_all(http, fetching_http, site, world, drafts: dict, headers: dict
     sample = {"trait": "clarity", "text": "new", "quality": 1}
     hook = {**SILENT_WEBHOOK, "namespace": world.namespace}
     webhook = (await http.post("/v1/webhooks", json=hook, headers=world.owner["headers"])).json()["id"]
+    job = {"items": [{"content": "Click Save to keep it."}]}
+    owners_job = (await http.post(f"{ready}/score-jobs", json=job, headers=world.owner["headers"])).json()["job_id"]
     return [
         await http.get("/v1/health", headers=headers),
         await http.get("/v1/models", params={"namespace": world.namespace}, headers=headers),
@@ -140,6 +146,10 @@ async def send_all(http, fetching_http, site, world, drafts: dict, headers: dict
         await http.get("/v1/webhooks", headers=headers),
         await http.get(f"/v1/webhooks/{webhook}/deliveries", headers=headers),
         await http.delete(f"/v1/webhooks/{webhook}", headers=headers),
+        await http.post(f"{ready}/score/batch", json={"items": [{"content": "Click Save."}]}, headers=headers),
+        await http.post(f"{ready}/score-jobs", json=job, headers=headers),
+        await http.get(f"/v1/score-jobs/{owners_job}", headers=headers),  # jobs belong to their starter's namespaces
+        await http.get(f"{ready}/score-jobs", headers=headers),
     ]
 
 
