@@ -14,7 +14,11 @@ the app in-process. It measures
 
 Results go to bench/results/score_jobs.json and .md.
 
-Run: .venv/bin/python -m bench.score_jobs [--items 4000]
+With --memory-items N (e.g. 100000) it instead runs one N-item job on two workers and samples the
+resident memory of each worker and of this process (which serves the API) every second:
+bench/results/score_jobs_memory.json and .md.
+
+Run: .venv/bin/python -m bench.score_jobs [--items 4000] [--memory-items 100000]
 """
 
 from __future__ import annotations
@@ -64,6 +68,37 @@ def in_process_rates(texts: list[str], snapshot_json: str) -> dict:
     return {"embed_items_per_s": round(embed_rate, 1), "score_items_per_s": round(score_rate, 1)}
 
 
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class MemorySampler:
+    """RSS of the named processes, once a second, while a job runs."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.samples: dict[str, list[float]] = {name: [] for name in pids}
+
+    async def run(self) -> None:
+        while True:
+            for name, pid in self.pids.items():
+                self.samples[name].append(round(rss_mb(pid), 1))
+            await asyncio.sleep(1.0)
+
+    def summary(self) -> dict:
+        out = {}
+        for name, values in self.samples.items():
+            tenth = max(1, len(values) // 10)
+            out[name] = {"first_tenth_mean_mb": round(sum(values[:tenth]) / tenth, 1),
+                         "last_tenth_mean_mb": round(sum(values[-tenth:]) / tenth, 1),
+                         "peak_mb": max(values), "samples": len(values)}
+        return out
+
+
 async def run_job(http: httpx.AsyncClient, headers: dict, handle: str, texts: list[str]) -> dict:
     body = "\n".join(json.dumps({"content": t}) for t in texts).encode()
     posted = time.perf_counter()
@@ -98,7 +133,7 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
             process.kill()
 
 
-async def main(items: int) -> dict:
+async def main(items: int, memory_items: int = 0) -> dict:
     from sqlalchemy import select
     from temporalio.client import Client
 
@@ -152,6 +187,18 @@ async def main(items: int) -> dict:
                 async with sessionmaker() as session:
                     model = await session.scalar(select(Model).where(Model.handle == handle))
                     snapshot_json = (await session.get(Version, model.active_version_id)).snapshot
+                if memory_items:
+                    workers.append(start_worker(env))
+                    await run_job(http, headers, handle, short_texts(1000, "warmup"))
+                    pids = {"api": os.getpid(), "worker_1": workers[0].pid, "worker_2": workers[1].pid}
+                    sampler = MemorySampler(pids)
+                    sampling = asyncio.create_task(sampler.run())
+                    job = await run_job(http, headers, handle, short_texts(memory_items, "memory"))
+                    sampling.cancel()
+                    await engine.dispose()
+                    return {"job_2_workers": job, "rss": sampler.summary(),
+                            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                                        "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}}
                 rates = in_process_rates(short_texts(1000, "inproc"), snapshot_json)
                 one = await run_job(http, headers, handle, short_texts(items, "one"))
                 workers.append(start_worker(env))
@@ -196,10 +243,27 @@ def write(results: dict) -> None:
         f"end {results['machine']['load_average_at_end']} (shared with other work while measured).\n")
 
 
+def write_memory(results: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "score_jobs_memory.json").write_text(json.dumps(results, indent=2) + "\n")
+    job = results["job_2_workers"]
+    rows = "".join(f"| {name} | {r['first_tenth_mean_mb']} MB | {r['last_tenth_mean_mb']} MB | {r['peak_mb']} MB |\n"
+                   for name, r in results["rss"].items())
+    (RESULTS / "score_jobs_memory.md").write_text(
+        "# Score-job memory\n\n"
+        f"One {job['items']}-item job of short unique texts on two workers ({job['items_per_s']} items/s, "
+        f"{job['running_s']} s running). Resident memory sampled every second; `api` is the benchmark "
+        "process, which serves the API in-process.\n\n"
+        "| process | mean, first tenth | mean, last tenth | peak |\n|---|---:|---:|---:|\n" + rows +
+        f"\nMachine: {results['machine']['cpus']} CPUs, load average at the end "
+        f"{results['machine']['load_average_at_end']} (shared with other work while measured).\n")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=4000)
+    parser.add_argument("--memory-items", type=int, default=0)
     args = parser.parse_args()
-    results = asyncio.run(main(args.items))
-    write(results)
+    results = asyncio.run(main(args.items, args.memory_items))
+    (write_memory if args.memory_items else write)(results)
     print(json.dumps(results, indent=2))

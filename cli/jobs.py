@@ -68,8 +68,7 @@ def score_file_command(args: argparse.Namespace) -> int:
             job_id = client.start_score_job_ndjson(args.handle, ndjson, traits=parse_traits(args.traits))["job_id"]
         except AssayError as error:
             return report_api_error(error)
-        print(f"job {job_id}", file=sys.stderr, flush=True)
-        return _follow(client, job_id, args.output, write_to_stdout=True)
+        return _follow(client, job_id, args.output, write_to_stdout=True, announce=True)
 
 
 def follow_command(args: argparse.Namespace) -> int:
@@ -93,9 +92,11 @@ def job_as_run(job: dict[str, Any]) -> dict[str, Any]:
                                             "message": message}}}
 
 
-def _follow(client, job_id: str, output: Path | None, *, write_to_stdout: bool) -> int:
+def _follow(client, job_id: str, output: Path | None, *, write_to_stdout: bool, announce: bool = False) -> int:
     bar = ProgressBar(sys.stderr)
     try:
+        if announce:  # inside the try: a Ctrl-C right after it must still leave the hint
+            print(f"job {job_id}", file=sys.stderr, flush=True)
         job = client.wait_for_score_job(job_id, poll_interval=POLL_INTERVAL,
                                         on_update=lambda polled: bar.update(job_as_run(polled)))
     except KeyboardInterrupt:

@@ -60,6 +60,7 @@ async def create_score_job(handle: str, request: Request, principal: KeyDep, ses
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type in (jobs.NDJSON, "application/jsonl"):
             upload.traits = traits or None
+            check_traits(served, upload.traits)  # before reading what may be a large upload
             await jobs.read_ndjson(request.stream(), upload, settings.job_max_items)
             if upload.count == 0:
                 raise ApiError(400, "bad_request", "The upload holds no items.")

@@ -241,3 +241,16 @@ async def test_under_zdr_no_content_is_kept_after_scoring(http, make_key, sessio
         items = list(await session.scalars(select(ScoreJobItem).where(ScoreJobItem.job_pk == row.id)))
     assert [i.content for i in items] == [None, None, None]
     assert all("hunter2" not in i.result and list(json.loads(i.result)["scores"]) == ["warmth"] for i in items)
+
+
+async def test_ndjson_traits_come_from_the_query_and_unknown_ones_are_refused(http, trained):
+    headers, handle = {**trained["owner"]["headers"], "Content-Type": "application/x-ndjson"}, trained["handle"]
+    body = b'{"content": "Thanks so much, we are glad to help."}\n'
+    refused = await http.post(f"/v1/models/{handle}/score-jobs", params={"traits": "nope"}, content=body,
+                              headers=headers)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "unknown_trait"
+    accepted = await http.post(f"/v1/models/{handle}/score-jobs", params={"traits": "Warmth"}, content=body,
+                               headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    job = await wait_for_state(http, accepted.json()["job_id"], trained["owner"]["headers"])
+    assert job["traits"] == ["Warmth"] and list(job["summary"]) == ["warmth"]

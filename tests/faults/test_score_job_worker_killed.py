@@ -17,7 +17,7 @@ from tests.api.test_models import read_all_pages
 from tests.api.trained import CLEAR, UNCLEAR, create_model, train_now
 from tests.workflows.support import app_client, stop, worker_process
 
-ITEMS = 3000
+ITEMS = 2000
 
 
 async def test_worker_killed_mid_job_every_item_once_on_the_pinned_version(settings, temporal_env, make_key,

@@ -125,6 +125,7 @@ def write_requests(world) -> list[tuple[str, str]]:
         ("POST", f"/v1/models/{world.ready}/compare"),
         ("PUT", f"/v1/models/{world.ready}/versions/active"),
         ("POST", "/v1/extract"),
+        ("POST", f"/v1/models/{world.ready}/score-jobs"),
     ]
 
 
