@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from cli.ports import free_port
+from bench import dev_server
 
 RESULTS = Path(__file__).parent / "results"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -86,32 +86,16 @@ async def train_once(http: httpx.AsyncClient, headers: dict, handle: str) -> tup
 
 
 async def main(runs: int, models: int) -> dict:
-    from temporalio.client import Client
-
     from api.app import create_app
-    from settings import Settings, temporal_cli_path
+    from settings import Settings
     from store import keys
     from store.db import make_async_engine, make_sessionmaker
     from store.migrate import upgrade
 
     workdir = Path(tempfile.mkdtemp(prefix="assay-bench-"))
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [temporal_cli_path(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--headless",
-         "--log-level", "error", "--search-attribute", "ModelHandle=Keyword",
-         "--search-attribute", "OperationKind=Keyword"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, address, client = await dev_server.start()
     workers: list[subprocess.Popen] = []
     try:
-        for _ in range(100):
-            try:
-                client = await Client.connect(address)
-                break
-            except Exception:
-                await asyncio.sleep(0.3)
-        else:
-            raise RuntimeError("Temporal dev server did not start")
         url = f"sqlite:///{workdir / 'assay.db'}"
         upgrade(url)
         settings = Settings(environment="test", data_dir=workdir, database_url=url, temporal_address=address,
@@ -160,8 +144,7 @@ async def main(runs: int, models: int) -> dict:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+        dev_server.stop(server)
 
     latencies.sort()
     return {

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import httpx
 
+from bench import dev_server
 from bench.orchestration import CLEAR, COLD, VAGUE, WARM, build, train_once
-from cli.ports import free_port
 
 RESULTS = Path(__file__).parent / "results"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -135,33 +135,17 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
 
 async def main(items: int, memory_items: int = 0) -> dict:
     from sqlalchemy import select
-    from temporalio.client import Client
-
     from api.app import create_app
-    from settings import Settings, temporal_cli_path
+    from settings import Settings
     from store import keys
     from store.db import make_async_engine, make_sessionmaker
     from store.migrate import upgrade
     from store.tables import Model, Version
 
     workdir = Path(tempfile.mkdtemp(prefix="assay-bench-jobs-"))
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [temporal_cli_path(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--headless",
-         "--log-level", "error", "--search-attribute", "ModelHandle=Keyword",
-         "--search-attribute", "OperationKind=Keyword"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, address, client = await dev_server.start()
     workers: list[subprocess.Popen] = []
     try:
-        for _ in range(100):
-            try:
-                client = await Client.connect(address)
-                break
-            except Exception:
-                await asyncio.sleep(0.3)
-        else:
-            raise RuntimeError("Temporal dev server did not start")
         url = f"sqlite:///{workdir / 'assay.db'}"
         upgrade(url)
         settings = Settings(environment="test", data_dir=workdir, database_url=url, temporal_address=address,
@@ -207,8 +191,7 @@ async def main(items: int, memory_items: int = 0) -> dict:
         await engine.dispose()
     finally:
         stop_workers(workers)
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+        dev_server.stop(server)
 
     target = round(0.85 * 2 * rates["embed_items_per_s"], 1)
     return {
