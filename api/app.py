@@ -17,7 +17,7 @@ from api.middleware import RequestContextMiddleware, UnicodeBodyGuard
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
 from api.ratelimit import KeyRateLimiter
 from api.routers import ROUTERS, health
-from api.scoring_service import scorer_cache
+from api.scoring_service import configure_embedding_slots, scorer_cache
 from api.temporal import TemporalGateway
 from engine.heap import release_large_allocations
 from settings import Settings, get_settings
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     release_large_allocations()  # long texts' embeddings must not ratchet an API process's memory up
     scorer_cache().configure(max_bytes=settings.scorer_cache_mb * 1024 * 1024)
     lookup_cache.configure(settings.lookup_cache_seconds)
+    configure_embedding_slots(settings.resolved_embedding_slots)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

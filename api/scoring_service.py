@@ -122,6 +122,19 @@ class ScorerCache:
 
 _cache = ScorerCache()
 
+# Embeddings in flight in this process. More than the cores it has only share them: every
+# embedding of a burst then finishes late, where a FIFO queue lets the first ones finish on time.
+_embedding_slots = anyio.CapacityLimiter(1)
+
+
+def configure_embedding_slots(slots: int) -> None:
+    global _embedding_slots
+    _embedding_slots = anyio.CapacityLimiter(slots)
+
+
+def embedding_slots() -> anyio.CapacityLimiter:
+    return _embedding_slots
+
 
 def scorer_cache() -> ScorerCache:
     return _cache
@@ -209,7 +222,8 @@ def check_traits(served: ServedVersion, traits: list[str] | None) -> None:
 async def score_card(served: ServedVersion, text: str, traits: list[str] | None, max_depth: int) -> dict:
     """The score card (without metadata), computed in a worker thread."""
     try:
-        return await anyio.to_thread.run_sync(partial(served.scorer.score, text, traits=traits, max_depth=max_depth))
+        return await anyio.to_thread.run_sync(partial(served.scorer.score, text, traits=traits, max_depth=max_depth),
+                                              limiter=_embedding_slots)
     except UnknownTrait as exc:
         raise unknown_trait(exc.names) from exc
 

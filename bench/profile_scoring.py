@@ -95,8 +95,10 @@ def summarise(collapsed: Path) -> dict:
 WAITING = ("Condition.wait", "(aiosqlite/core.py:59)", "(queue.py:")
 
 
-async def prepare(workdir: Path, trees: dict[str, Path]) -> tuple[dict[str, ApiProcess], str, str]:
-    """One API process per source tree, all on one fresh SQLite store holding a trained model."""
+async def prepare(workdir: Path, trees: dict[str, Path], envs: dict[str, dict[str, str]] | None = None,
+                  processes: int = 1) -> tuple[dict[str, ApiProcess], str, str]:
+    """One API (of ``processes`` server processes) per source tree, all on one fresh SQLite store
+    holding a trained model; ``envs`` adds ASSAY_* variables per label."""
     url = f"sqlite:///{workdir / 'assay.db'}"
     upgrade(url)
     engine = make_async_engine(url)
@@ -106,7 +108,8 @@ async def prepare(workdir: Path, trees: dict[str, Path]) -> tuple[dict[str, ApiP
         await session.commit()
     # No Temporal: the scoring path never calls it, and this bench checks that it does not need to.
     settings = Settings(environment="test", data_dir=workdir, database_url=url, temporal_address="127.0.0.1:9")
-    apis = {label: ApiProcess(settings, workdir, source_tree=tree) for label, tree in trees.items()}
+    apis = {label: ApiProcess(settings, workdir, source_tree=tree, extra_env=(envs or {}).get(label),
+                              processes=processes) for label, tree in trees.items()}
     await asyncio.gather(*(api.start() for api in apis.values()))
     handle = "bench.replies"
     headers = {"Authorization": f"Bearer {issued.secret}"}
@@ -195,6 +198,13 @@ def source_tree(revision: str, workdir: Path) -> Path:
     return tree
 
 
+def wrk_workdir(prefix: str) -> Path:
+    """A fresh scratch directory for a benchmark that drives its load with wrk (checked first)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for this benchmark: apt-get install wrk")
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", required=True, help="names the result files")
@@ -204,9 +214,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--note", default="", help="conditions of the run (e.g. other load on the machine)")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed for this benchmark: apt-get install wrk")
-    workdir = Path(tempfile.mkdtemp(prefix="assay-profile-"))
+    workdir = wrk_workdir("assay-profile-")
     trees = {"current": REPO_ROOT}
     revisions = {"current": "working tree"}
     if args.baseline:
