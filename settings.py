@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sysconfig
 from functools import lru_cache
 from pathlib import Path
@@ -43,10 +42,9 @@ class Settings(BaseSettings):
     lookup_cache_seconds: float = Field(1.0, ge=0, le=1.0,
                                         description="How long an API process trusts a key or model it read; 0 = off")
 
-    # Unset: the cores this process may use ÷ the API processes sharing them (`assay up` passes its
-    # count as ASSAY_API_PROCESSES), at least 1. Embeddings beyond it wait in arrival order.
+    # Unset: no limit of the scoring path's own (anyio's shared pool of 40 threads). Set, embeddings
+    # beyond it wait in arrival order; off by default until a quiet-machine A/B shows a gain.
     embedding_slots: int | None = Field(None, ge=1, description="Embeddings one API process computes at once")
-    api_processes: int = Field(1, ge=1, description="API processes on this machine; set by `assay up`")
 
     retrain_min_samples: int = 20
     retrain_delay: float = Field(600.0, description="Seconds after the first buffered feedback sample")
@@ -89,12 +87,6 @@ class Settings(BaseSettings):
     @property
     def webhook_retry_delay_list(self) -> list[float]:
         return [float(n) for n in self.webhook_retry_delays.split(",") if n.strip()]
-
-    @property
-    def resolved_embedding_slots(self) -> int:
-        if self.embedding_slots is not None:
-            return self.embedding_slots
-        return max(1, len(os.sched_getaffinity(0)) // self.api_processes)
 
     @property
     def resolved_database_url(self) -> str:

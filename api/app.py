@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     release_large_allocations()  # long texts' embeddings must not ratchet an API process's memory up
     scorer_cache().configure(max_bytes=settings.scorer_cache_mb * 1024 * 1024)
     lookup_cache.configure(settings.lookup_cache_seconds)
-    configure_embedding_slots(settings.resolved_embedding_slots)
+    configure_embedding_slots(settings.embedding_slots)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -122,17 +122,18 @@ class ScorerCache:
 
 _cache = ScorerCache()
 
-# Embeddings in flight in this process. More than the cores it has only share them: every
-# embedding of a burst then finishes late, where a FIFO queue lets the first ones finish on time.
-_embedding_slots = anyio.CapacityLimiter(1)
+# Embeddings in flight in this process (ASSAY_EMBEDDING_SLOTS). More than the cores only share them,
+# so every embedding of a burst finishes late, where a FIFO queue would let the first ones finish on
+# time; None leaves anyio's default pool (bench/results/open_loop_ab_findings.md says why).
+_embedding_slots: anyio.CapacityLimiter | None = None
 
 
-def configure_embedding_slots(slots: int) -> None:
+def configure_embedding_slots(slots: int | None) -> None:
     global _embedding_slots
-    _embedding_slots = anyio.CapacityLimiter(slots)
+    _embedding_slots = None if slots is None else anyio.CapacityLimiter(slots)
 
 
-def embedding_slots() -> anyio.CapacityLimiter:
+def embedding_slots() -> anyio.CapacityLimiter | None:
     return _embedding_slots
 
 

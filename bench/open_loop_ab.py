@@ -2,8 +2,8 @@
 
 Each variant is an API of ``--processes`` uvicorn server processes (as `assay up --api-workers N`
 runs them) on one SQLite store holding a trained model; only the ASSAY_* variables differ (by
-default: the embedding slots, ``ASSAY_EMBEDDING_SLOTS=40`` — anyio's thread limit, i.e. no limit
-of its own — against the default). Per round each variant gets a closed-loop wrk run (its
+default: the default — no embedding limit of its own, anyio's pool of 40 threads — against
+``ASSAY_EMBEDDING_SLOTS=1``). Per round each variant gets a closed-loop wrk run (its
 ceiling, CPU per request summed over its server processes) and an open-loop run at
 ``--share`` of the first variant's first ceiling, the same offered rate for both. Interleaving
 gives both the same machine load, which on a shared machine is the only fair comparison.
@@ -69,7 +69,7 @@ def write(result: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"open_loop_ab_{result['label']}"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    embed = result["machine"]["embed_short_p50_ms"]
+    embed, embed_cpu = result["machine"]["embed_short_p50_ms"], result["machine"].get("embed_short_cpu_p50_ms")
     lines = [f"# Open-loop tail A/B: {result['label']}", "",
              f"Machine: {result['machine']['cpu']}, {result['machine']['cpu_count']} CPUs. {result['note']}", "",
              f"Each variant: {result['processes']} API server process(es) on one SQLite store, same code, "
@@ -78,9 +78,10 @@ def write(result: dict) -> None:
              f"open-loop run (Poisson arrivals at {result['rate']:g} req/s = {result['share']:g} × the first "
              f"ceiling, {result['open_connections']} keep-alive connections, {result['seconds']:g} s, the same "
              f"seed for both variants in a round). Embed p50 {embed} ms (the lower of "
-             f"{result['machine']['embed_short_p50_ms_before_and_after']}, measured before and after).", "",
+             f"{result['machine']['embed_short_p50_ms_before_and_after']}, measured before and after); its CPU "
+             f"time p50 {embed_cpu} ms (thread CPU time, not stretched by other programs on the cores).", "",
              "| variant | env | open p99 ms (median) | ÷ embed | p99 every round | p50 ms (median) | errors | "
-             "ceiling req/s (median) | CPU ms/request closed (median) | ÷ embed | generator CPU ms/request | "
+             "ceiling req/s (median) | CPU ms/request closed (median) | ÷ embed CPU | generator CPU ms/request | "
              "server CPU split by process |",
              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for label, run in result["variants"].items():
@@ -91,7 +92,7 @@ def write(result: dict) -> None:
             f"| {label} | `{' '.join(f'{k}={v}' for k, v in run['env'].items()) or 'defaults'}` | {p99} | "
             f"{round(p99 / embed, 2)} | {', '.join(str(r['p99_ms']) for r in opens)} | "
             f"{median([r['p50_ms'] for r in opens])} | {sum(r['errors'] for r in opens)} | "
-            f"{median([r['req_per_s'] for r in closeds])} | {cpu} | {round(cpu / embed, 2)} | "
+            f"{median([r['req_per_s'] for r in closeds])} | {cpu} | {round(cpu / embed_cpu, 2) if embed_cpu else '–'} | "
             f"{median([r['generator_cpu_ms_per_request'] for r in opens])} | "
             f"{'; '.join('/'.join(f'{s:.0%}' for s in r['server_cpu_share_by_process']) for r in opens)} |")
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
@@ -104,8 +105,8 @@ def parse_env(text: str) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", required=True, help="names the result files")
-    parser.add_argument("--a", default="ASSAY_EMBEDDING_SLOTS=40", help="variant A's variables, k=v,k=v")
-    parser.add_argument("--b", default="", help="variant B's variables (default: none, the defaults)")
+    parser.add_argument("--a", default="", help="variant A's variables, k=v,k=v (default: none, the defaults)")
+    parser.add_argument("--b", default="ASSAY_EMBEDDING_SLOTS=1", help="variant B's variables")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=3)
@@ -116,9 +117,6 @@ def main() -> int:
     args = parser.parse_args()
     workdir = wrk_workdir("assay-open-ab-")
     envs = {"A": parse_env(args.a), "B": parse_env(args.b)}
-    # ApiProcess passes only its own ASSAY_* values: the process count reaches each variant as `assay up` sets it.
-    for env in envs.values():
-        env.setdefault("ASSAY_API_PROCESSES", str(args.processes))
     apis, key, handle = asyncio.run(prepare(workdir, {label: REPO_ROOT for label in envs}, envs, args.processes))
     variants = {label: {"env": envs[label], "closed": [], "open": []} for label in apis}
     rate = None
@@ -135,12 +133,13 @@ def main() -> int:
                 variants[label]["open"].append(
                     open_run(api, key, handle, rate, args.seconds, args.open_connections, seed=round_no + 1))
                 print(label, json.dumps(variants[label]["open"][-1]), flush=True)
-        after = machine()["embed_short_p50_ms"]
+        after = machine()
     finally:
         for api in apis.values():
             api.stop()
-    host["embed_short_p50_ms_before_and_after"] = [host["embed_short_p50_ms"], after]
-    host["embed_short_p50_ms"] = min(host["embed_short_p50_ms"], after)
+    host["embed_short_p50_ms_before_and_after"] = [host["embed_short_p50_ms"], after["embed_short_p50_ms"]]
+    host["embed_short_p50_ms"] = min(host["embed_short_p50_ms"], after["embed_short_p50_ms"])
+    host["embed_short_cpu_p50_ms"] = min(host["embed_short_cpu_p50_ms"], after["embed_short_cpu_p50_ms"])
     result = {"label": args.label, "note": args.note, "processes": args.processes, "seconds": args.seconds,
               "rounds": args.rounds, "share": args.share, "rate": rate, "closed_connections": args.closed_connections,
               "open_connections": args.open_connections, "machine": host, "variants": variants}

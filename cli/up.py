@@ -338,10 +338,7 @@ class Stack:
         return env
 
     def _spawn(self, name: str, command: list[str]) -> Child:
-        env = self._child_env()
-        if name == "api":  # each API process sizes its embedding slots by its share of the cores
-            env["ASSAY_API_PROCESSES"] = str(self.options.api_workers)
-        child = Child(name=name, command=command, log_path=self.logs / f"{name}.log", env=env,
+        child = Child(name=name, command=command, log_path=self.logs / f"{name}.log", env=self._child_env(),
                       stop_grace=self.options.stop_grace)
         child.start()
         self._record_pids()

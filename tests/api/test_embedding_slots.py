@@ -4,25 +4,23 @@ waits its turn in arrival order, and every request of the burst still gets its e
 from __future__ import annotations
 
 import asyncio
-import os
 
 import httpx
 import pytest
 
 from api.app import create_app
 from api.scoring_service import configure_embedding_slots, embedding_slots
-from settings import Settings
 from tests.api.trained import CLEAR, trained_model
 from tests.lifespan import serving
 
 BURST = 12
 
 
-def test_slots_default_to_this_process_share_of_the_cores():
-    cores = len(os.sched_getaffinity(0))
-    assert Settings(api_processes=1).resolved_embedding_slots == cores
-    assert Settings(api_processes=cores * 10).resolved_embedding_slots == 1  # never 0
-    assert Settings(embedding_slots=3, api_processes=cores * 10).resolved_embedding_slots == 3
+def test_unset_the_scoring_path_keeps_anyios_pool(settings, temporal_env):
+    create_app(settings.model_copy(update={"embedding_slots": 2}), temporal_client=temporal_env.client)
+    assert embedding_slots().total_tokens == 2
+    create_app(settings, temporal_client=temporal_env.client)
+    assert settings.embedding_slots is None and embedding_slots() is None  # as before the setting existed
 
 
 @pytest.fixture
@@ -34,7 +32,7 @@ async def one_slot_http(settings, temporal_env):
             async with httpx.AsyncClient(transport=transport, base_url="http://assay.test", timeout=60) as client:
                 yield client
     finally:
-        configure_embedding_slots(settings.resolved_embedding_slots)  # the session's app serves on
+        configure_embedding_slots(settings.embedding_slots)  # the session's app serves on
 
 
 async def test_a_burst_queues_for_one_slot_and_every_card_is_identical(one_slot_http, http, make_key, sessionmaker_):
