@@ -124,7 +124,7 @@ _cache = ScorerCache()
 
 # Embeddings in flight in this process (ASSAY_EMBEDDING_SLOTS). More than the cores only share them,
 # so every embedding of a burst finishes late, where a FIFO queue would let the first ones finish on
-# time; None leaves anyio's default pool (bench/results/open_loop_ab_findings.md says why).
+# time; None leaves anyio's default pool (bench/results/open_loop_findings.md says why).
 _embedding_slots: anyio.CapacityLimiter | None = None
 
 
