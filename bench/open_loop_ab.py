@@ -32,9 +32,11 @@ from tests.workflows.support import REPO_ROOT
 
 
 def server_pids(supervisor: int) -> list[int]:
-    """uvicorn's server processes (the supervisor's children), or the process itself when alone."""
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return [int(pid) for pid in children] or [supervisor]
+    """uvicorn's server processes (the supervisor's children but multiprocessing's resource
+    tracker), or the process itself when alone."""
+    children = [int(pid) for pid in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()]
+    servers = [pid for pid in children if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return servers or [supervisor]
 
 
 def cpu_by_process(pids: list[int]) -> list[float]:
