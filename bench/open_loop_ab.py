@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench import open_loop
 from bench.http_scoring import RESULTS, SHORT, WRK_SCRIPT, machine, parse_wrk
-from bench.profile_scoring import cpu_seconds, median, prepare, wrk_workdir
+from bench.profile_scoring import cpu_seconds, median, prepare, source_tree, wrk_workdir
 from tests.workflows.support import REPO_ROOT
 
 
@@ -91,7 +91,8 @@ def write(result: dict) -> None:
         p99 = median([r["p99_ms"] for r in opens])
         cpu = median([r["api_cpu_ms_per_request"] for r in closeds])
         lines.append(
-            f"| {label} | `{' '.join(f'{k}={v}' for k, v in run['env'].items()) or 'defaults'}` | {p99} | "
+            f"| {label} ({run.get('revision', 'working tree')}) | "
+            f"`{' '.join(f'{k}={v}' for k, v in run['env'].items()) or 'defaults'}` | {p99} | "
             f"{round(p99 / embed, 2)} | {', '.join(str(r['p99_ms']) for r in opens)} | "
             f"{median([r['p50_ms'] for r in opens])} | {sum(r['errors'] for r in opens)} | "
             f"{median([r['req_per_s'] for r in closeds])} | {cpu} | {round(cpu / embed_cpu, 2) if embed_cpu else '–'} | "
@@ -109,6 +110,7 @@ def main() -> int:
     parser.add_argument("--label", required=True, help="names the result files")
     parser.add_argument("--a", default="", help="variant A's variables, k=v,k=v (default: none, the defaults)")
     parser.add_argument("--b", default="ASSAY_EMBEDDING_SLOTS=1", help="variant B's variables")
+    parser.add_argument("--baseline", help="a git revision that variant A runs instead of the working tree")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=3)
@@ -119,8 +121,10 @@ def main() -> int:
     args = parser.parse_args()
     workdir = wrk_workdir("assay-open-ab-")
     envs = {"A": parse_env(args.a), "B": parse_env(args.b)}
-    apis, key, handle = asyncio.run(prepare(workdir, {label: REPO_ROOT for label in envs}, envs, args.processes))
-    variants = {label: {"env": envs[label], "closed": [], "open": []} for label in apis}
+    trees = {"A": source_tree(args.baseline, workdir) if args.baseline else REPO_ROOT, "B": REPO_ROOT}
+    apis, key, handle = asyncio.run(prepare(workdir, trees, envs, args.processes))
+    variants = {label: {"env": envs[label], "revision": args.baseline if label == "A" and args.baseline
+                        else "working tree", "closed": [], "open": []} for label in apis}
     rate = None
     try:
         host = machine()
