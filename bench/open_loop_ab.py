@@ -1,9 +1,10 @@
-"""Open-loop tail A/B (issue #15): the same code under two settings, driven in turn, round after round.
+"""Open-loop tail A/B (issue #15): two variants of the API, driven in turn, round after round.
 
 Each variant is an API of ``--processes`` uvicorn server processes (as `assay up --api-workers N`
-runs them) on one SQLite store holding a trained model; only the ASSAY_* variables differ (by
-default: the default — no embedding limit of its own, anyio's pool of 40 threads — against
-``ASSAY_EMBEDDING_SLOTS=1``). Per round each variant gets a closed-loop wrk run (its
+runs them) on one SQLite store holding a trained model. They differ in their environment
+variables (by default: no embedding limit of its own, anyio's pool of 40 threads, against
+``ASSAY_EMBEDDING_SLOTS=1``) and, with ``--baseline REV``, in code: variant A then runs that
+revision, B the working tree. Per round each variant gets a closed-loop wrk run (its
 ceiling, CPU per request summed over its server processes) and an open-loop run at
 ``--share`` of the first variant's first ceiling, the same offered rate for both. Interleaving
 gives both the same machine load, which on a shared machine is the only fair comparison.
@@ -12,6 +13,7 @@ Also recorded per open-loop run: the load generator's own CPU (it shares the cor
 and how the server processes split the work (keep-alive pins each client connection to one process).
 
 Run: .venv/bin/python -m bench.open_loop_ab --label embedding-slots [--rounds 3] [--seconds 15]
+     .venv/bin/python -m bench.open_loop_ab --label gc-freeze --baseline REV --b ""
 Writes bench/results/open_loop_ab_<label>.json and .md.
 """
 
