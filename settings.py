@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     lookup_cache_seconds: float = Field(1.0, ge=0, le=1.0,
                                         description="How long an API process trusts a key or model it read; 0 = off")
 
+    # Unset: no limit of the scoring path's own (anyio's shared pool of 40 threads). Set, embeddings
+    # beyond it wait in arrival order; off by default until a quiet-machine A/B shows a gain.
+    embedding_slots: int | None = Field(None, ge=1, description="Embeddings one API process computes at once")
+
     retrain_min_samples: int = 20
     retrain_delay: float = Field(600.0, description="Seconds after the first buffered feedback sample")
 

@@ -122,6 +122,20 @@ class ScorerCache:
 
 _cache = ScorerCache()
 
+# Embeddings in flight in this process (ASSAY_EMBEDDING_SLOTS). More than the cores only share them,
+# so every embedding of a burst finishes late, where a FIFO queue would let the first ones finish on
+# time; None leaves anyio's default pool (bench/results/open_loop_findings.md says why).
+_embedding_slots: anyio.CapacityLimiter | None = None
+
+
+def configure_embedding_slots(slots: int | None) -> None:
+    global _embedding_slots
+    _embedding_slots = None if slots is None else anyio.CapacityLimiter(slots)
+
+
+def embedding_slots() -> anyio.CapacityLimiter | None:
+    return _embedding_slots
+
 
 def scorer_cache() -> ScorerCache:
     return _cache
@@ -209,7 +223,8 @@ def check_traits(served: ServedVersion, traits: list[str] | None) -> None:
 async def score_card(served: ServedVersion, text: str, traits: list[str] | None, max_depth: int) -> dict:
     """The score card (without metadata), computed in a worker thread."""
     try:
-        return await anyio.to_thread.run_sync(partial(served.scorer.score, text, traits=traits, max_depth=max_depth))
+        return await anyio.to_thread.run_sync(partial(served.scorer.score, text, traits=traits, max_depth=max_depth),
+                                              limiter=_embedding_slots)
     except UnknownTrait as exc:
         raise unknown_trait(exc.names) from exc
 

@@ -17,8 +17,9 @@ from tests.workflows.support import REPO_ROOT, free_port
 
 class ApiProcess:
     def __init__(self, settings, data_dir: Path, temporal_address: str | None = None,
-                 extra_env: dict[str, str] | None = None, source_tree: Path = REPO_ROOT) -> None:
+                 extra_env: dict[str, str] | None = None, source_tree: Path = REPO_ROOT, processes: int = 1) -> None:
         self.extra_env = extra_env or {}
+        self.processes = processes  # above 1: uvicorn's supervisor and its server processes, as `assay up` runs them
         self.settings = settings
         self.source_tree = source_tree  # the code it runs (a benchmark compares two revisions)
         self.data_dir = data_dir
@@ -43,9 +44,10 @@ class ApiProcess:
         return env
 
     async def start(self, limit: float = 60.0) -> None:
+        many = ["--workers", str(self.processes)] if self.processes > 1 else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
+            [sys.executable, "-m", "uvicorn", "cli.api_process:create_app" if many else "api.app:create_app",
+             "--factory", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", *many],
             cwd=self.source_tree, env=self._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = asyncio.get_running_loop().time() + limit
         async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as client:
