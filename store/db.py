@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, event, text
+from collections.abc import Iterable
+
+from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_MS = 30_000
+INSERT_BATCH = 1000  # rows per INSERT when a stream of rows is written (job items, evaluation labels)
+
+
+def insert_batched(session, table, rows: Iterable[dict], batch: int = INSERT_BATCH) -> int:
+    """Inserts a stream of rows ``batch`` at a time (never all of them in memory); returns how many."""
+    total, pending = 0, []
+    for row in rows:
+        pending.append(row)
+        total += 1
+        if len(pending) >= batch:
+            session.execute(insert(table), pending)
+            pending = []
+    if pending:
+        session.execute(insert(table), pending)
+    return total
 
 
 def _driver_url(url: str, *, asynchronous: bool) -> str:

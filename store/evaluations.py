@@ -19,9 +19,8 @@ from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from contracts.states import OPEN_STATUSES, RunStatus
+from store.db import INSERT_BATCH, insert_batched
 from store.tables import Evaluation, EvaluationLabel, EvaluationNamespace, utcnow
-
-INSERT_BATCH = 1000
 
 
 def create_evaluation(session: Session, *, evaluation_id: str, model_id: int, handle: str, version_nos: list[int],
@@ -35,16 +34,8 @@ def create_evaluation(session: Session, *, evaluation_id: str, model_id: int, ha
     session.flush()
     session.execute(insert(EvaluationNamespace),
                     [{"evaluation_pk": evaluation.id, "namespace": n} for n in sorted(set(namespaces))])
-    total, batch = 0, []
-    for item_labels in labels:
-        batch.append({"evaluation_pk": evaluation.id, "seq": total, "labels": item_labels})
-        total += 1
-        if len(batch) >= INSERT_BATCH:
-            session.execute(insert(EvaluationLabel), batch)
-            batch = []
-    if batch:
-        session.execute(insert(EvaluationLabel), batch)
-    evaluation.total = total
+    evaluation.total = insert_batched(session, EvaluationLabel, (
+        {"evaluation_pk": evaluation.id, "seq": seq, "labels": item_labels} for seq, item_labels in enumerate(labels)))
     session.flush()
     return evaluation
 

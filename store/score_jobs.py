@@ -27,10 +27,9 @@ from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from contracts.states import OPEN_STATUSES, RunStatus
-from store.db import upsert_insert
+from store.db import INSERT_BATCH, insert_batched, upsert_insert
 from store.tables import ScoreJob, ScoreJobChunk, ScoreJobItem, ScoreJobNamespace, utcnow
 
-INSERT_BATCH = 1000
 FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
@@ -75,17 +74,9 @@ def create_job(session: Session, *, job_id: str, model_id: int, handle: str, ver
     session.add(job)
     session.flush()
     session.execute(insert(ScoreJobNamespace), [{"job_pk": job.id, "namespace": n} for n in sorted(set(namespaces))])
-    total, batch = 0, []
-    for item in items:
-        batch.append({"job_pk": job.id, "seq": total, "item_id": item.item_id, "content": item.content,
-                      "error": item.error})
-        total += 1
-        if len(batch) >= INSERT_BATCH:
-            session.execute(insert(ScoreJobItem), batch)
-            batch = []
-    if batch:
-        session.execute(insert(ScoreJobItem), batch)
-    job.total = total
+    job.total = insert_batched(session, ScoreJobItem, (
+        {"job_pk": job.id, "seq": seq, "item_id": item.item_id, "content": item.content, "error": item.error}
+        for seq, item in enumerate(items)))
     session.flush()
     return job
 
