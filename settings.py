@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Unset: no limit of the scoring path's own (anyio's shared pool of 40 threads). Set, embeddings
     # beyond it wait in arrival order; off by default until a quiet-machine A/B shows a gain.
     embedding_slots: int | None = Field(None, ge=1, description="Embeddings one API process computes at once")
+    # Short content is scored on the event loop: a thread hand-off per score costs more CPU than it
+    # saves, and 256 characters are at most ~one encoder window, a bounded pause for the process.
+    inline_score_chars: int = Field(256, ge=0, description="Content of at most this many characters is scored "
+                                                           "on the event loop, longer in a worker thread; 0 = never")
 
     retrain_min_samples: int = 20
     retrain_delay: float = Field(600.0, description="Seconds after the first buffered feedback sample")

@@ -18,7 +18,7 @@ from api.middleware import RequestContextMiddleware, UnicodeBodyGuard
 from api.observability import OPERATIONS, MetricsMiddleware, configure_logging, render_metrics
 from api.ratelimit import KeyRateLimiter
 from api.routers import ROUTERS, health
-from api.scoring_service import configure_embedding_slots, scorer_cache
+from api.scoring_service import configure_embedding_slots, configure_inline_scoring, scorer_cache
 from api.temporal import TemporalGateway
 from engine.heap import release_large_allocations
 from settings import Settings, get_settings
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     scorer_cache().configure(max_bytes=settings.scorer_cache_mb * 1024 * 1024)
     lookup_cache.configure(settings.lookup_cache_seconds)
     configure_embedding_slots(settings.embedding_slots)
+    configure_inline_scoring(settings.inline_score_chars)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -133,6 +133,20 @@ def configure_embedding_slots(slots: int | None) -> None:
     _embedding_slots = None if slots is None else anyio.CapacityLimiter(slots)
 
 
+# Content this short is scored on the event loop (ASSAY_INLINE_SCORE_CHARS): docs/decisions.md
+# "Short content is scored on the event loop".
+_inline_score_chars = 0
+
+
+def configure_inline_scoring(max_chars: int) -> None:
+    global _inline_score_chars
+    _inline_score_chars = max_chars
+
+
+def scores_on_event_loop(text: str) -> bool:
+    return len(text) <= _inline_score_chars
+
+
 def embedding_slots() -> anyio.CapacityLimiter | None:
     return _embedding_slots
 
@@ -220,11 +234,16 @@ def check_traits(served: ServedVersion, traits: list[str] | None) -> None:
         raise unknown_trait(exc.names) from exc
 
 
-async def score_card(served: ServedVersion, text: str, traits: list[str] | None, max_depth: int) -> dict:
-    """The score card (without metadata), computed in a worker thread."""
+async def score_card(served: ServedVersion, text: str, traits: list[str] | None, max_depth: int,
+                     *, single: bool = False) -> dict:
+    """The score card (without metadata). ``single``: the request asks for this one card (not one of
+    a batch's many), so short content is scored right here on the event loop; anything else in a
+    worker thread."""
+    score = partial(served.scorer.score, text, traits=traits, max_depth=max_depth)
     try:
-        return await anyio.to_thread.run_sync(partial(served.scorer.score, text, traits=traits, max_depth=max_depth),
-                                              limiter=_embedding_slots)
+        if single and scores_on_event_loop(text):
+            return score()
+        return await anyio.to_thread.run_sync(score, limiter=_embedding_slots)
     except UnknownTrait as exc:
         raise unknown_trait(exc.names) from exc
 

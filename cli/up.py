@@ -367,6 +367,9 @@ class Stack:
             "--host", self.options.host, "--port", str(self.options.api_port),
             "--workers", str(self.options.api_workers),
             "--timeout-graceful-shutdown", str(max(1, int(self.options.stop_grace) - 2)),
+            # The API writes its own JSON access line per request (assay.access): uvicorn's would be a
+            # second one, and a second write per request on the scoring path.
+            "--no-access-log",
         ]
 
     # --- waiting ---------------------------------------------------------------------------

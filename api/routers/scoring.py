@@ -96,10 +96,10 @@ class Scored:
 
 
 async def scored(served: ServedVersion, content: str, traits: list[str] | None, max_depth: int,
-                 allow: list[str]) -> Scored:
+                 allow: list[str], *, single: bool = False) -> Scored:
     """The one way content becomes a card, for `…/score` and for every item of `…/score/batch`."""
     text, source_url, sha = await _readable(content, allow)
-    return Scored(await score_card(served, text, traits, max_depth), text, source_url, sha)
+    return Scored(await score_card(served, text, traits, max_depth, single=single), text, source_url, sha)
 
 
 @router.post(
@@ -125,7 +125,8 @@ async def score(handle: str, request: Request, principal: KeyDep, session: Sessi
     plan = None
     if body.feedback:
         plan = await plan_feedback(session, principal, model, body.feedback)
-    result = await scored(served, body.content, body.traits, model.max_depth, settings.fetch_allow_list)
+    result = await scored(served, body.content, body.traits, model.max_depth, settings.fetch_allow_list,
+                          single=True)
     sample_ids: list[int] = []
     if plan is not None:
         sample_ids = await store_feedback(session, temporal, settings, model, plan,
@@ -220,8 +221,8 @@ async def compare(handle: str, request: Request, principal: KeyDep, session: Ses
         if isinstance(outcome, BaseException):
             raise outcome
     (text_a, _, _), (text_b, _, _) = results
-    card_a = await score_card(served, text_a, body.traits, model.max_depth)
-    card_b = await score_card(served, text_b, body.traits, model.max_depth)
+    card_a = await score_card(served, text_a, body.traits, model.max_depth, single=True)
+    card_b = await score_card(served, text_b, body.traits, model.max_depth, single=True)
     result = compare_cards(_with_metadata(card_a, request, served.label, []),
                            _with_metadata(card_b, request, served.label, []))
     if prefers_over_json(request.headers.get("accept", ""), "text/plain"):

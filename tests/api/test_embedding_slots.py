@@ -1,5 +1,7 @@
-"""An API process computes at most ASSAY_EMBEDDING_SLOTS embeddings at once; the rest of a burst
-waits its turn in arrival order, and every request of the burst still gets its exact card (issue #15)."""
+"""An API process computes at most ASSAY_EMBEDDING_SLOTS embeddings at once in worker threads; the
+rest of a burst waits its turn in arrival order, and every request of the burst still gets its exact
+card (issue #15). Short content is scored on the event loop (tests/api/test_inline_scoring.py), so
+these apps score everything in threads."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.scoring_service import configure_embedding_slots, embedding_slots
+from api.scoring_service import configure_embedding_slots, configure_inline_scoring, embedding_slots
 from tests.api.trained import CLEAR, trained_model
 from tests.lifespan import serving
 
@@ -25,7 +27,8 @@ def test_unset_the_scoring_path_keeps_anyios_pool(settings, temporal_env):
 
 @pytest.fixture
 async def one_slot_http(settings, temporal_env):
-    application = create_app(settings.model_copy(update={"embedding_slots": 1}), temporal_client=temporal_env.client)
+    application = create_app(settings.model_copy(update={"embedding_slots": 1, "inline_score_chars": 0}),
+                             temporal_client=temporal_env.client)
     try:
         async with serving(application):
             transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
@@ -33,6 +36,7 @@ async def one_slot_http(settings, temporal_env):
                 yield client
     finally:
         configure_embedding_slots(settings.embedding_slots)  # the session's app serves on
+        configure_inline_scoring(settings.inline_score_chars)
 
 
 async def test_a_burst_queues_for_one_slot_and_every_card_is_identical(one_slot_http, http, make_key, sessionmaker_):
