@@ -31,6 +31,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError, model_archived, not_found, validation_error
+from api.inline_turns import inline_turns
 from api.lookup_cache import CachedModel
 from api.observability import SCORER_CACHE_BYTES, SCORER_CACHE_VERSIONS
 from api.run_control import signal_retrain
@@ -242,7 +243,8 @@ async def score_card(served: ServedVersion, text: str, traits: list[str] | None,
     score = partial(served.scorer.score, text, traits=traits, max_depth=max_depth)
     try:
         if single and scores_on_event_loop(text):
-            return score()
+            async with inline_turns():
+                return score()
         return await anyio.to_thread.run_sync(score, limiter=_embedding_slots)
     except UnknownTrait as exc:
         raise unknown_trait(exc.names) from exc
