@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import open_loop
+from bench import embed_floor, open_loop
 from cli.ports import free_port
 from tests.api.trained import CLEAR, COLD, UNCLEAR, WARM
 
@@ -241,6 +241,12 @@ async def run_stack(api_workers: int, clients: int, seconds: float, rates: list[
         stack.stop()
 
 
+def half_load_run(runs: dict) -> dict | None:
+    """The open-loop run nearest to 50 % of the ceiling."""
+    return min((r for r in runs.values() if "share_of_ceiling" in r),
+               key=lambda r: abs(r["share_of_ceiling"] - 0.5), default=None)
+
+
 # (name, target: the ratio must be at most this)
 TARGETS = {"one_connection_p50": 1.25, "cpu_per_request": 1.2, "open_loop_50_p99": 4.0}
 
@@ -255,11 +261,13 @@ def ratios(runs: dict, api_workers: int, cores: int, embed_ms: float) -> dict:
     if ceiling and api_workers == cores:  # the ceiling is the machine's only when every core serves
         cpu_ms = 1000 * cores / ceiling
         out["cpu_per_request"] = {"req_per_s": ceiling, "cpu_ms": round(cpu_ms, 2), "ratio": round(cpu_ms / embed_ms, 2)}
-    half = min((r for r in runs.values() if "share_of_ceiling" in r),
-               key=lambda r: abs(r["share_of_ceiling"] - 0.5), default=None)
+    half = half_load_run(runs)
     if half is not None:
         out["open_loop_50_p99"] = {"offered_req_per_s": half["offered_req_per_s"], "p99_ms": half["p99_ms"],
                                    "errors": half["errors"], "ratio": round(half["p99_ms"] / embed_ms, 2)}
+        for layout, floor in runs.get("embed_floor", {}).items():
+            out["open_loop_50_p99"][f"embed_floor_{layout}_p99_ms"] = floor["p99_ms"]
+            out["open_loop_50_p99"][f"embed_floor_{layout}_ratio"] = round(floor["p99_ms"] / embed_ms, 2)
     for name, target in TARGETS.items():
         if name in out:
             out[name]["target"] = target
@@ -295,6 +303,21 @@ def write_results(results: dict, clients: int, seconds: float, host: dict, note:
                else "– (fewer processes than cores)") + " | "
             + (f"{half['p99_ms']} ms at {half['offered_req_per_s']:g} req/s → **{half['ratio']}**, "
                f"{half['errors']} errors" if half else "–") + " |")
+    floors = [(workers, found_ratios["open_loop_50_p99"]) for workers, found_ratios in found.items()
+              if "embed_floor_pinned_p99_ms" in found_ratios.get("open_loop_50_p99", {})]
+    if floors:
+        lines += ["", "### The open-loop floor (bench/embed_floor.py)", "",
+                  "Bare embeddings of the short text, no HTTP and no server, arriving as the 50 % run's requests "
+                  "did (Poisson, same rate), embedded in arrival order by as many embedders as API processes: "
+                  "*pinned*, one process and queue each, as keep-alive pins client connections to API processes; "
+                  "*shared*, one queue for all (threads of one process). What the server adds comes on top "
+                  "of the pinned floor.", "",
+                  "| API processes | offered req/s | server p99 ÷ embed | floor, pinned: p99 ÷ embed | "
+                  "floor, shared queue: p99 ÷ embed |", "|---:|---:|---|---|---|"]
+        for workers, half in floors:
+            lines.append(f"| {workers} | {half['offered_req_per_s']:g} | {half['p99_ms']} ms → {half['ratio']} | "
+                         f"{half['embed_floor_pinned_p99_ms']} ms → {half['embed_floor_pinned_ratio']} | "
+                         f"{half['embed_floor_shared_p99_ms']} ms → {half['embed_floor_shared_ratio']} |")
     lines += ["",
              "## Closed loop (wrk)", "",
              "Each connection sends its next request when the last one answered: the throughput ceiling. At 20",
@@ -303,7 +326,7 @@ def write_results(results: dict, clients: int, seconds: float, host: dict, note:
              "|---:|---|---:|---:|---:|---:|---:|"]
     for workers, runs in results.items():
         for name, r in runs.items():
-            if "offered_req_per_s" not in r:
+            if name != "embed_floor" and "offered_req_per_s" not in r:
                 lines.append(f"| {workers} | {name} | {r['clients']} | {r.get('req_per_s')} | {r.get('p50_ms')} | "
                              f"{r.get('p99_ms')} | {r['errors']} |")
     lines += ["", "## Open loop (bench/open_loop.py)", "",
@@ -339,6 +362,12 @@ def main() -> int:
     for workers in args.api_workers:
         results[str(workers)] = asyncio.run(run_stack(workers, args.clients, args.seconds, args.rates))
         print(json.dumps({workers: results[str(workers)]}), flush=True)
+        # With no server running: bare embeddings arriving at the 50 % run's rate (bench/embed_floor.py).
+        half = half_load_run(results[str(workers)])
+        if half is not None:
+            results[str(workers)]["embed_floor"] = {
+                layout: embed_floor.floor(half["offered_req_per_s"], args.seconds, workers, layout)
+                for layout in ("pinned", "shared")}
     after = machine()["embed_short_p50_ms"]
     host["embed_short_p50_ms_before_and_after"] = [host["embed_short_p50_ms"], after]
     # The lower one is the less disturbed by other load on the machine (on a quiet machine they agree);
