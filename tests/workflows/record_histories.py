@@ -178,6 +178,7 @@ async def record_all(session: Recording) -> None:
     expect((await session.settle(http, handle))["state"] == "ready", "retune")
     await record_score_jobs(session, http, handle)
     await record_evaluation(session, http, handle)
+    await record_evaluation_cancelled(session, http, handle)
     await record_retrain_loop(session, application.state.temporal, http, handle)
 
     handle = "rec.discover"
@@ -229,8 +230,27 @@ async def record_evaluation(session: Recording, http, handle: str) -> None:
     session.runs.append(Recorded("two-versions", evaluation_id))
 
 
-async def record_evaluation_alone(session: Recording) -> None:
-    """``--only evaluations``: a model with two versions first (train, then retune), then the evaluation."""
+async def record_evaluation_cancelled(session: Recording, http, handle: str) -> None:
+    """An evaluation whose first score job is cancelled mid-way: the parent cancels the other job,
+    waits for both to close, then records itself cancelled."""
+    items = [{"content": f"{SCORE_JOB_TEXTS[0]} Case {i}.", "warmth": 1.0} for i in range(1500)]
+    response = await http.post(f"/v1/models/{handle}/evaluations", headers=session.headers,
+                               json={"items": items, "versions": ["v1", "v2"]})
+    expect(response.status_code == 202, f"evaluation: {response.text}")
+    accepted = response.json()
+    evaluation_id, first_job = accepted["evaluation_id"], accepted["jobs"][0]["job_id"]
+    while (await http.get(f"/v1/evaluations/{evaluation_id}", headers=session.headers)).json()["progress"]["done"] == 0:
+        await asyncio.sleep(0.1)
+    cancelled = await http.post(f"/v1/score-jobs/{first_job}/cancel", headers=session.headers)
+    expect(cancelled.status_code == 200, f"score job cancel: {cancelled.text}")
+    await _closed(session.client.get_workflow_handle(evaluation_id))
+    state = (await http.get(f"/v1/evaluations/{evaluation_id}", headers=session.headers)).json()["state"]
+    expect(state == "cancelled", f"evaluation after its job was cancelled: {state}")
+    session.runs.append(Recorded("one-job-cancelled", evaluation_id))
+
+
+async def _model_with_two_versions(session: Recording):
+    """(HTTP client, handle) of a model trained, then retuned: v1 and v2 to evaluate."""
     _, http = await session.app(session.settings)
     await session.worker(build_worker(session.client, session.settings, session.deps))
     handle = "rec.evaluate"
@@ -238,11 +258,22 @@ async def record_evaluation_alone(session: Recording) -> None:
     for body in ({"effort": "low"}, {"effort": "low", "reoptimize_params": True}):
         await session.start(http, handle, "train", body)
         expect((await session.settle(http, handle))["state"] == "ready", "train before the evaluation")
-    await record_evaluation(session, http, handle)
+    return http, handle
+
+
+async def record_evaluation_alone(session: Recording) -> None:
+    """``--only evaluations``: a model with two versions first (train, then retune), then the evaluation."""
+    await record_evaluation(session, *await _model_with_two_versions(session))
+
+
+async def record_evaluation_cancelled_alone(session: Recording) -> None:
+    """``--only evaluation-cancel``: the same model, then an evaluation cancelled through one of its jobs."""
+    await record_evaluation_cancelled(session, *await _model_with_two_versions(session))
 
 
 # Paths that can be recorded on their own into an existing generation (``--only``).
-RECORD_ONLY = {"webhooks": record_webhook_delivery, "evaluations": record_evaluation_alone}
+RECORD_ONLY = {"webhooks": record_webhook_delivery, "evaluations": record_evaluation_alone,
+               "evaluation-cancel": record_evaluation_cancelled_alone}
 
 
 async def record_score_jobs(session: Recording, http, handle: str) -> None:
