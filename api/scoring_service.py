@@ -134,6 +134,10 @@ def configure_embedding_slots(slots: int | None) -> None:
     _embedding_slots = None if slots is None else anyio.CapacityLimiter(slots)
 
 
+def embedding_slots() -> anyio.CapacityLimiter | None:
+    return _embedding_slots
+
+
 # Content this short is scored on the event loop (ASSAY_INLINE_SCORE_CHARS): docs/decisions.md
 # "Short content is scored on the event loop".
 _inline_score_chars = 0
@@ -146,10 +150,6 @@ def configure_inline_scoring(max_chars: int) -> None:
 
 def scores_on_event_loop(text: str) -> bool:
     return len(text) <= _inline_score_chars
-
-
-def embedding_slots() -> anyio.CapacityLimiter | None:
-    return _embedding_slots
 
 
 def scorer_cache() -> ScorerCache:

@@ -21,14 +21,16 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from bench.open_loop import arrival_offsets
 
-SHORT = "Thanks for writing in! Restart the router, wait thirty seconds, and sign in again to finish setup."
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _serve(offsets: list[float], servers: int) -> list[float]:
     """Embed one short text per arrival with ``servers`` threads on one FIFO queue; latencies in ms."""
+    from bench.http_scoring import SHORT  # here: bench.http_scoring imports this module
     from engine.embedders import get_embedder
 
     embedder = get_embedder("minilm")
@@ -71,7 +73,8 @@ def floor(rate: float, seconds: float, servers: int, layout: str, seed: int = 1)
     # Pinned: each process draws its own Poisson share (a Poisson process split at random stays Poisson).
     command = [sys.executable, "-m", "bench.embed_floor", "--one-queue", "--rate", str(rate / servers),
                "--seconds", str(seconds)]
-    children = [subprocess.Popen([*command, "--seed", str(seed + index)], stdout=subprocess.PIPE, text=True)
+    children = [subprocess.Popen([*command, "--seed", str(seed + index)], stdout=subprocess.PIPE, text=True,
+                                 cwd=REPO_ROOT)
                 for index in range(servers)]
     latencies = [value for child in children for value in json.loads(child.communicate()[0])]
     return {"layout": layout, "rate": rate, **_percentiles(latencies)}
