@@ -17,8 +17,13 @@ async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def open_session(request: Request) -> AsyncSession:
+    """The request's database session, to be used as ``async with`` (closed when the block ends)."""
+    return request.app.state.sessionmaker()
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
+    async with open_session(request) as session:
         yield session
 
 

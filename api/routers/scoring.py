@@ -26,10 +26,12 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from api.deps import KeyDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import (KeyDep, SessionDep, SettingsDep, TemporalDep, get_principal, get_settings_dep, get_temporal,
+                      open_session)
+from api.direct_route import direct_route
 from api.errors import ApiError, error_object, request_id_of, validation_error
 from api.fetch import is_single_url
 from api.lookup import load_model, load_model_for_scoring, parse_handle
@@ -102,17 +104,6 @@ async def scored(served: ServedVersion, content: str, traits: list[str] | None, 
     return Scored(await score_card(served, text, traits, max_depth, single=single), text, source_url, sha)
 
 
-@router.post(
-    "/models/{handle}/score",
-    response_model=ScoreResponse,
-    responses=_TEXT_VIEW,
-    summary="Score a text",
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": ScoreRequest.model_json_schema()},
-        "text/plain": {"schema": {"type": "string", "pattern": r"\S",
-                                  "description": "The text (or a lone URL) to score; blank is refused."}},
-    }}},
-)
 async def score(handle: str, request: Request, principal: KeyDep, session: SessionDep,
                 settings: SettingsDep, temporal: TemporalDep):
     """Score the content against the active version, or a pinned one (`handle@v3`, `handle@tag`)."""
@@ -135,6 +126,29 @@ async def score(handle: str, request: Request, principal: KeyDep, session: Sessi
         return PlainTextResponse(render_card(result.card), media_type=TEXT_PLAIN,
                                  headers={"X-Version-Id": served.label})
     return JSONResponse(_with_metadata(result.card, request, served.label, sample_ids))
+
+
+async def _score_directly(request: Request) -> Response:
+    """``score`` with its dependencies supplied by hand: the hot path (api/direct_route.py)."""
+    async with open_session(request) as session:
+        return await score(request.path_params["handle"], request, await get_principal(request, session), session,
+                           await get_settings_dep(request), await get_temporal(request))
+
+
+router.add_api_route(
+    "/models/{handle}/score",
+    score,
+    methods=["POST"],
+    response_model=ScoreResponse,
+    responses=_TEXT_VIEW,
+    summary="Score a text",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": ScoreRequest.model_json_schema()},
+        "text/plain": {"schema": {"type": "string", "pattern": r"\S",
+                                  "description": "The text (or a lone URL) to score; blank is refused."}},
+    }}},
+    route_class_override=direct_route(_score_directly),
+)
 
 
 def _inline_schema(schema: type[BaseModel]) -> dict:
