@@ -9,7 +9,13 @@ counts from each arrival's scheduled time, as in the open-loop bench. Two layout
 Whatever the server adds comes on top of this floor, so it tells how far a latency target is from
 what the machine can do at all (issue #15).
 
-Run alone: .venv/bin/python -m bench.embed_floor --rate 110 [--seconds 12] [--servers 2]
+The CPU floor (``cpu_floor``) is the same idea for the closed-loop ceiling: one process per core,
+each embedding the short text back to back, all at once. Cores ÷ their embeddings per second is the
+CPU one embedding costs when every core embeds, which is what a saturated server's CPU per request
+can at best come down to. It is more than the embed p50 measured alone when the cores share
+something (execution units of a host core, caches, memory bandwidth).
+
+Run alone: .venv/bin/python -m bench.embed_floor --rate 110 [--seconds 12] [--servers 2] [--cpu]
 """
 
 from __future__ import annotations
@@ -80,19 +86,65 @@ def floor(rate: float, seconds: float, servers: int, layout: str, seed: int = 1)
     return {"layout": layout, "rate": rate, **_percentiles(latencies)}
 
 
+def _back_to_back(seconds: float) -> dict:
+    """Load and warm up, say so on stdout, then on a line from stdin embed the short text back to back
+    for ``seconds``."""
+    from bench.http_scoring import SHORT
+    from engine.embedders import get_embedder
+
+    embedder = get_embedder("minilm")
+    for _ in range(30):
+        embedder.embed(SHORT)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    count, started, cpu_started = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - started < seconds:
+        embedder.embed(SHORT)
+        count += 1
+    return {"embeds": count, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}
+
+
+def cpu_floor(seconds: float, servers: int) -> dict:
+    """``servers`` processes embedding back to back at once: their embeddings per second in total and,
+    for as many processes as cores, the CPU per embedding (cores ÷ that rate)."""
+    command = [sys.executable, "-m", "bench.embed_floor", "--back-to-back", str(seconds)]
+    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+                for _ in range(servers)]
+    for child in children:  # every child has loaded the model before any starts
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"an embedding process failed to start (exit {child.wait()})")
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    runs = [json.loads(child.communicate()[0]) for child in children]
+    rate = sum(run["embeds"] / run["seconds"] for run in runs)
+    return {"servers": servers, "embeds_per_s": round(rate, 1),
+            "cpu_ms_per_embed": round(1000 * servers / rate, 2),
+            "per_process_ms": [round(1000 * run["seconds"] / run["embeds"], 2) for run in runs]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, required=True, help="arrivals per second in total")
+    parser.add_argument("--rate", type=float, help="arrivals per second in total (required but for children)")
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--servers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cpu", action="store_true", help="also the CPU floor (every server embedding at once)")
     parser.add_argument("--one-queue", action="store_true", help=argparse.SUPPRESS)  # a pinned layout's child
+    parser.add_argument("--back-to-back", type=float, help=argparse.SUPPRESS)  # a CPU floor's child: seconds
     args = parser.parse_args()
+    if args.back_to_back:
+        print(json.dumps(_back_to_back(args.back_to_back)))
+        return 0
     if args.one_queue:
         print(json.dumps(_serve(arrival_offsets(args.rate, args.seconds, args.seed), 1)))
         return 0
+    if args.rate is None:
+        parser.error("--rate is required")
     for layout in ("pinned", "shared"):
         print(json.dumps(floor(args.rate, args.seconds, args.servers, layout, args.seed)), flush=True)
+    if args.cpu:
+        print(json.dumps(cpu_floor(args.seconds, args.servers)), flush=True)
     return 0
 
 

@@ -247,6 +247,9 @@ def half_load_run(runs: dict) -> dict | None:
                key=lambda r: abs(r["share_of_ceiling"] - 0.5), default=None)
 
 
+# What a run records beside the server's own runs (bench/embed_floor.py).
+FLOORS = ("embed_floor", "embed_cpu_floor")
+
 # (name, target: the ratio must be at most this)
 TARGETS = {"one_connection_p50": 1.25, "cpu_per_request": 1.2, "open_loop_50_p99": 4.0}
 
@@ -261,6 +264,12 @@ def ratios(runs: dict, api_workers: int, cores: int, embed_ms: float) -> dict:
     if ceiling and api_workers == cores:  # the ceiling is the machine's only when every core serves
         cpu_ms = 1000 * cores / ceiling
         out["cpu_per_request"] = {"req_per_s": ceiling, "cpu_ms": round(cpu_ms, 2), "ratio": round(cpu_ms / embed_ms, 2)}
+        floor = runs.get("embed_cpu_floor")
+        if floor:
+            out["cpu_per_request"] |= {
+                "embed_cpu_floor_ms": floor["cpu_ms_per_embed"],
+                "embed_cpu_floor_ratio": round(floor["cpu_ms_per_embed"] / embed_ms, 2),
+                "over_floor": round(cpu_ms / floor["cpu_ms_per_embed"], 2)}
     half = half_load_run(runs)
     if half is not None:
         out["open_loop_50_p99"] = {"offered_req_per_s": half["offered_req_per_s"], "p99_ms": half["p99_ms"],
@@ -318,6 +327,19 @@ def write_results(results: dict, clients: int, seconds: float, host: dict, note:
             lines.append(f"| {workers} | {half['offered_req_per_s']:g} | {half['p99_ms']} ms → {half['ratio']} | "
                          f"{half['embed_floor_pinned_p99_ms']} ms → {half['embed_floor_pinned_ratio']} | "
                          f"{half['embed_floor_shared_p99_ms']} ms → {half['embed_floor_shared_ratio']} |")
+    cpu_floors = [(workers, found_ratios["cpu_per_request"]) for workers, found_ratios in found.items()
+                  if "embed_cpu_floor_ms" in found_ratios.get("cpu_per_request", {})]
+    if cpu_floors:
+        lines += ["", "### The CPU floor (bench/embed_floor.py)", "",
+                  "One process per core embedding the short text back to back, all at once, no server: cores ÷ "
+                  "their embeddings per second is the CPU an embedding costs when every core embeds, what the "
+                  "server's CPU per request could at best come down to. Above the embed p50 measured alone when "
+                  "the cores share something (a host core's execution units, caches, memory bandwidth).", "",
+                  "| API processes | server CPU per request | floor: CPU per embedding, every core busy "
+                  "| floor ÷ embed | server ÷ floor |", "|---:|---:|---:|---:|---:|"]
+        for workers, cpu in cpu_floors:
+            lines.append(f"| {workers} | {cpu['cpu_ms']} ms | {cpu['embed_cpu_floor_ms']} ms | "
+                         f"{cpu['embed_cpu_floor_ratio']} | {cpu['over_floor']} |")
     lines += ["",
              "## Closed loop (wrk)", "",
              "Each connection sends its next request when the last one answered: the throughput ceiling. At 20",
@@ -326,7 +348,7 @@ def write_results(results: dict, clients: int, seconds: float, host: dict, note:
              "|---:|---|---:|---:|---:|---:|---:|"]
     for workers, runs in results.items():
         for name, r in runs.items():
-            if name != "embed_floor" and "offered_req_per_s" not in r:
+            if name not in FLOORS and "offered_req_per_s" not in r:
                 lines.append(f"| {workers} | {name} | {r['clients']} | {r.get('req_per_s')} | {r.get('p50_ms')} | "
                              f"{r.get('p99_ms')} | {r['errors']} |")
     lines += ["", "## Open loop (bench/open_loop.py)", "",
@@ -368,6 +390,8 @@ def main() -> int:
             results[str(workers)]["embed_floor"] = {
                 layout: embed_floor.floor(half["offered_req_per_s"], args.seconds, workers, layout)
                 for layout in ("pinned", "shared")}
+        if workers == os.cpu_count():  # and every core embedding back to back at once
+            results[str(workers)]["embed_cpu_floor"] = embed_floor.cpu_floor(args.seconds, workers)
     after = machine()["embed_short_p50_ms"]
     host["embed_short_p50_ms_before_and_after"] = [host["embed_short_p50_ms"], after]
     # The lower one is the less disturbed by other load on the machine (on a quiet machine they agree);
