@@ -4,8 +4,11 @@ its handler supplies what the endpoint's dependencies would, and everything else
 
 from __future__ import annotations
 
+import json
+
 import fastapi.routing
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import get_principal, get_session, get_settings_dep, get_temporal
 from api.routers import scoring
@@ -79,3 +82,35 @@ async def test_errors_on_the_direct_route_use_the_envelope(http, make_key, sessi
     response = await http.post(f"/v1/models/{model['namespace']}.missing/score", json={"content": CLEAR[0]},
                                headers=model["scorer"]["headers"])
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+async def test_the_session_closes_after_the_answer_is_sent(app, http, make_key, sessionmaker_, monkeypatch):
+    """Closing a session awaits a task of its own: done before sending, the answer would wait a turn of
+    the event loop, behind whatever other requests' scores that turn runs."""
+    model = await trained_model(http, make_key, sessionmaker_, "direct")
+    await http.post(f"/v1/models/{model['handle']}/score", json={"content": CLEAR[0]},
+                    headers=model["scorer"]["headers"])  # warm: the lookups come from the caches
+    events: list[str] = []
+    real_close = AsyncSession.close
+
+    async def close(self):
+        events.append("session closed")
+        await real_close(self)
+
+    monkeypatch.setattr(AsyncSession, "close", close)
+    body = json.dumps({"content": CLEAR[0]}).encode()
+    path = f"/v1/models/{model['handle']}/score"
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "server": ("assay.test", 80), "client": ("127.0.0.1", 1000),
+             "headers": [(b"host", b"assay.test"), (b"content-type", b"application/json"),
+                         (b"authorization", model["scorer"]["headers"]["Authorization"].encode())]}
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        events.append(f"{message['type']} {message.get('status', '')}".strip())
+
+    await app(scope, receive, send)
+    assert events == ["http.response.start 200", "http.response.body", "session closed"]
