@@ -19,7 +19,11 @@ Targets (issue #15), ratios to that embed p50 so that any machine can judge them
 In a closed loop with 20 connections latency is queueing (p50 ≈ 20 / throughput), so the latency
 targets are read off the open-loop runs.
 
-Run: .venv/bin/python -m bench.http_scoring [--seconds 10] [--clients 20] [--api-workers 2] [--note "…"]
+Each open-loop run (and its floor) lasts ``--open-seconds`` (default 30): its p99 is read off the
+slowest 1 % of requests, and at ~120 req/s a 10 s run has only a dozen of them.
+
+Run: .venv/bin/python -m bench.http_scoring [--seconds 10] [--open-seconds 30] [--clients 20] [--api-workers 2]
+     [--note "…"]
 """
 
 from __future__ import annotations
@@ -203,7 +207,8 @@ def machine() -> dict:
             "embed_short_cpu_p50_ms": round(cpu_timings[100], 2)}
 
 
-async def run_stack(api_workers: int, clients: int, seconds: float, rates: list[float] | None) -> dict:
+async def run_stack(api_workers: int, clients: int, seconds: float, rates: list[float] | None,
+                    open_seconds: float) -> dict:
     stack = Stack(api_workers)
     try:
         key = await asyncio.to_thread(stack.wait_ready)
@@ -220,7 +225,8 @@ async def run_stack(api_workers: int, clients: int, seconds: float, rates: list[
             # Offered rates as fractions of the closed-loop ceiling just measured, unless given.
             ceiling = results["short"]["req_per_s"]
             for rate in rates or [round(fraction * ceiling) for fraction in LOAD_FRACTIONS]:
-                run = await asyncio.to_thread(open_loop_run, stack.base, key, handle, SHORT, clients, rate, seconds)
+                run = await asyncio.to_thread(open_loop_run, stack.base, key, handle, SHORT, clients, rate,
+                                              open_seconds)
                 results[f"short_open_{rate:g}"] = {**run, "share_of_ceiling": round(rate / ceiling, 2)}
             retune = await client.post(f"/v1/models/{handle}/train",
                                        json={"effort": "max", "reoptimize_params": True})
@@ -284,9 +290,12 @@ def ratios(runs: dict, api_workers: int, cores: int, embed_ms: float) -> dict:
     return out
 
 
-def write_results(results: dict, clients: int, seconds: float, host: dict, note: str = "") -> None:
+def write_results(results: dict, clients: int, seconds: float, host: dict, note: str = "",
+                  open_seconds: float | None = None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    meta = {"clients": clients, "seconds_per_run": seconds, "machine": host, "note": note,
+    open_seconds = open_seconds or seconds
+    meta = {"clients": clients, "seconds_per_run": seconds, "open_loop_seconds": open_seconds, "machine": host,
+            "note": note,
             "embedder": os.environ.get("ASSAY_EMBEDDER", "minilm"), "long_words": 2000,
             "short_words": len(SHORT.split())}
     embed = host["embed_short_p50_ms"]
@@ -294,7 +303,8 @@ def write_results(results: dict, clients: int, seconds: float, host: dict, note:
     (RESULTS / "http_scoring.json").write_text(
         json.dumps({"meta": meta, "ratios": found, "results": results}, indent=2) + "\n")
     lines = ["# HTTP scoring load test", "",
-             f"{clients} concurrent clients, {seconds:g} s per run, embedder {meta['embedder']}. {note}".rstrip(), "",
+             f"{clients} concurrent clients, {seconds:g} s per closed-loop run and {open_seconds:g} s per open-loop run, "
+             f"embedder {meta['embedder']}. {note}".rstrip(), "",
              f"Machine: {host['cpu']}, {host['cpu_count']} CPUs, AVX-512 {'yes' if host['avx512'] else 'no'}, "
              f"int8 dot-product instructions (VNNI/AMX) {'yes' if host['int8_dot_product_instructions'] else 'no'}. "
              f"One short text takes **{embed} ms** to embed here (p50, in process; the lower of "
@@ -370,7 +380,9 @@ def write_results(results: dict, clients: int, seconds: float, host: dict, note:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each closed-loop run")
+    parser.add_argument("--open-seconds", type=float, default=30.0,
+                        help="length of each open-loop run and of its floor (its p99 needs many requests)")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--api-workers", type=int, nargs="+", default=sorted({1, os.cpu_count() or 1}))
     parser.add_argument("--note", default="", help="conditions of the run, recorded with the results")
@@ -382,13 +394,14 @@ def main() -> int:
     print(json.dumps({"machine": host}), flush=True)
     results = {}
     for workers in args.api_workers:
-        results[str(workers)] = asyncio.run(run_stack(workers, args.clients, args.seconds, args.rates))
+        results[str(workers)] = asyncio.run(run_stack(workers, args.clients, args.seconds, args.rates,
+                                                      args.open_seconds))
         print(json.dumps({workers: results[str(workers)]}), flush=True)
         # With no server running: bare embeddings arriving at the 50 % run's rate (bench/embed_floor.py).
         half = half_load_run(results[str(workers)])
         if half is not None:
             results[str(workers)]["embed_floor"] = {
-                layout: embed_floor.floor(half["offered_req_per_s"], args.seconds, workers, layout)
+                layout: embed_floor.floor(half["offered_req_per_s"], args.open_seconds, workers, layout)
                 for layout in ("pinned", "shared")}
         if workers == os.cpu_count():  # and every core embedding back to back at once
             results[str(workers)]["embed_cpu_floor"] = embed_floor.cpu_floor(args.seconds, workers)
@@ -397,7 +410,7 @@ def main() -> int:
     # The lower one is the less disturbed by other load on the machine (on a quiet machine they agree);
     # it makes every ratio the stricter.
     host["embed_short_p50_ms"] = min(host["embed_short_p50_ms"], after)
-    write_results(results, args.clients, args.seconds, host, args.note)
+    write_results(results, args.clients, args.seconds, host, args.note, args.open_seconds)
     print(json.dumps({"ratios": json.loads((RESULTS / "http_scoring.json").read_text())["ratios"]}, indent=2))
     return 0
 
