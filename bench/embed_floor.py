@@ -34,21 +34,27 @@ from bench.open_loop import arrival_offsets
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _serve(offsets: list[float], servers: int) -> list[float]:
-    """Embed one short text per arrival with ``servers`` threads on one FIFO queue; latencies in ms."""
+def _warm_embedder():
+    """(the loaded embedder, the short text), after a few warm-up embeddings."""
     from bench.http_scoring import SHORT  # here: bench.http_scoring imports this module
     from engine.embedders import get_embedder
 
     embedder = get_embedder("minilm")
     for _ in range(30):
         embedder.embed(SHORT)
+    return embedder, SHORT
+
+
+def _serve(offsets: list[float], servers: int) -> list[float]:
+    """Embed one short text per arrival with ``servers`` threads on one FIFO queue; latencies in ms."""
+    embedder, short = _warm_embedder()
     arrivals: queue.SimpleQueue[float | None] = queue.SimpleQueue()
     latencies: list[float] = []
     start = time.perf_counter() + 0.2
 
     def server() -> None:
         while (offset := arrivals.get()) is not None:
-            embedder.embed(SHORT)
+            embedder.embed(short)
             latencies.append((time.perf_counter() - start - offset) * 1000)
 
     threads = [threading.Thread(target=server) for _ in range(servers)]
@@ -89,19 +95,14 @@ def floor(rate: float, seconds: float, servers: int, layout: str, seed: int = 1)
 def _back_to_back(seconds: float) -> dict:
     """Load and warm up, say so on stdout, then on a line from stdin embed the short text back to back
     for ``seconds``."""
-    from bench.http_scoring import SHORT
-    from engine.embedders import get_embedder
-
-    embedder = get_embedder("minilm")
-    for _ in range(30):
-        embedder.embed(SHORT)
+    embedder, short = _warm_embedder()
     print("ready", flush=True)
     sys.stdin.readline()
-    count, started, cpu_started = 0, time.perf_counter(), time.process_time()
+    count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        embedder.embed(SHORT)
+        embedder.embed(short)
         count += 1
-    return {"embeds": count, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}
+    return {"embeds": count, "seconds": time.perf_counter() - started}
 
 
 def cpu_floor(seconds: float, servers: int) -> dict:
